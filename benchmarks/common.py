@@ -1,0 +1,56 @@
+"""Helpers shared by the benchmarks: timing rounds, data slices, JSON output."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "beir"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict:
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def alternate(systems: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Run every system once per round, rotating the order, and return the seconds of each run."""
+    names = list(systems)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            start = time.perf_counter()
+            systems[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def ratio(times: dict[str, list[float]], baseline: str, system: str) -> dict:
+    """Throughput of ``system`` relative to ``baseline``: per-round ratios, their median and spread."""
+    per_round = [b / s for b, s in zip(times[baseline], times[system])]
+    return {
+        "median": round(statistics.median(per_round), 3),
+        "min": round(min(per_round), 3),
+        "max": round(max(per_round), 3),
+        "rounds": [round(x, 3) for x in per_round],
+    }
+
+
+def write(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path

@@ -1,0 +1,214 @@
+"""Registry commands: init, list, show, history, alias, rollback, verify, gc, db.
+
+Only the registry (SQLAlchemy) is imported here, never torch: these answer in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ddr.cli import main
+
+
+class Ctx:
+    """Lazily opened registry for the options given on the group."""
+
+    def __init__(self, home: str | None, db_url: str | None) -> None:
+        self.home, self.db_url, self._reg = home, db_url, None
+
+    @property
+    def registry(self):
+        if self._reg is None:
+            from ddr.registry import Registry
+
+            self._reg = Registry(self.home, self.db_url)
+        return self._reg
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def echo_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+@main.command()
+@pass_ctx
+def init(ctx: Ctx) -> None:
+    """Create the registry home and database (or bring its schema to head). Idempotent."""
+    from ddr.registry import Registry
+
+    reg = Registry.init(ctx.home, ctx.db_url)
+    click.echo(f"registry ready at {reg.home} ({reg.engine.url.render_as_string(hide_password=True)})")
+
+
+@main.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def list_(ctx: Ctx, as_json: bool) -> None:
+    """List module versions, router versions and aliases."""
+    from ddr.registry.aliases import aliases
+
+    reg = ctx.registry
+    mods, routers, al = reg.module_versions(), reg.router_versions(), aliases(reg)
+    if as_json:
+        echo_json(
+            {
+                "modules": [{**m.to_dict(), "ref": m.ref} for m in mods],
+                "routers": [{**r.to_dict(), "ref": r.ref} for r in routers],
+                "aliases": al,
+            }
+        )
+        return
+    if not mods and not routers:
+        click.echo("registry is empty")
+    for m in mods:
+        tags = f"  [{', '.join(m.aliases)}]" if m.aliases else ""
+        click.echo(f"{m.ref:32s} {m.created_at:%Y-%m-%d %H:%M}  {m.created_by}{tags}")
+    for r in routers:
+        tags = f"  [{', '.join(r.aliases)}]" if r.aliases else ""
+        doms = ", ".join(f"{n}@{v}" for n, v in r.domains) or "no domains"
+        click.echo(f"{r.ref:32s} {r.created_at:%Y-%m-%d %H:%M}  general@{r.general_version or '-'}; {doms}{tags}")
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show(ctx: Ctx, ref: str, as_json: bool) -> None:
+    """Show one version: REF like router@production, domain/scifact@3, general@1."""
+    entity = ctx.registry.resolve(ref)
+    data = {**entity.to_dict(), "ref": entity.ref}
+    if as_json:
+        echo_json(data)
+        return
+    for key in sorted(data):
+        if key not in ("files", "config"):
+            click.echo(f"{key:18s} {data[key]}")
+    for f in data["files"]:
+        click.echo(f"file               {f['name']}  {f['size']} bytes  sha256:{f['sha256'][:16]}")
+
+
+@main.command()
+@click.option("--target", default=None, help="Only this scope, e.g. router or domain/scifact.")
+@click.option("-n", "--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def history(ctx: Ctx, target: str | None, limit: int, as_json: bool) -> None:
+    """The audit log, newest first: registrations and every alias move."""
+    from ddr.registry.aliases import history as audit
+
+    entries = audit(ctx.registry, target, limit)
+    if as_json:
+        echo_json([e.to_dict() for e in entries])
+        return
+    for e in entries:
+        move = f"{e.from_version if e.from_version is not None else '-'} -> {e.to_version if e.to_version is not None else '-'}"
+        why = f"  ({e.reason})" if e.reason else ""
+        click.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:20s} {e.action:10s} {e.target:30s} {move}{why}")
+
+
+@main.group()
+def alias() -> None:
+    """Move or remove aliases (each move is audited)."""
+
+
+@alias.command("set")
+@click.argument("ref")
+@click.argument("name")
+@click.option("--reason", default="", help="Why, for the audit log.")
+@pass_ctx
+def alias_set(ctx: Ctx, ref: str, name: str, reason: str) -> None:
+    """Point alias NAME at REF (its artifacts are verified first)."""
+    from ddr.registry.aliases import set_alias
+
+    before, after = set_alias(ctx.registry, ref, name, reason)
+    click.echo(f"{name}: {before if before is not None else '-'} -> {after}")
+
+
+@alias.command("rm")
+@click.argument("scope")
+@click.argument("name")
+@click.option("--reason", default="")
+@pass_ctx
+def alias_rm(ctx: Ctx, scope: str, name: str, reason: str) -> None:
+    """Remove alias NAME from SCOPE (router, general, domain/NAME)."""
+    from ddr.registry.aliases import remove_alias
+
+    before = remove_alias(ctx.registry, scope, name, reason)
+    click.echo(f"{name}: {before} -> removed")
+
+
+@main.command()
+@click.argument("scope", default="router")
+@click.option("--to", "to", type=int, default=None, help="Version to roll back to (default: the alias's previous target).")
+@click.option("--alias", "alias_name", default="production", show_default=True)
+@click.option("--reason", default="")
+@pass_ctx
+def rollback(ctx: Ctx, scope: str, to: int | None, alias_name: str, reason: str) -> None:
+    """Move an alias back after verifying the target's artifacts (SCOPE: router, general, domain/NAME)."""
+    from ddr.registry.aliases import rollback as do_rollback
+
+    before, after = do_rollback(ctx.registry, scope, to, alias_name, reason)
+    click.echo(f"{scope}@{alias_name}: {before} -> {after}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def verify(ctx: Ctx, as_json: bool) -> None:
+    """Recompute every artifact's sha256; exit 1 on any mismatch or missing file."""
+    from ddr.registry.maintenance import verify as do_verify
+
+    report = do_verify(ctx.registry)
+    if as_json:
+        echo_json({"checked": report.checked, "problems": report.problems, "ok": report.ok})
+    else:
+        for p in report.problems:
+            click.echo(f"FAIL {p}", err=True)
+        click.echo(f"{report.checked} files checked, {len(report.problems)} problems")
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@pass_ctx
+def gc(ctx: Ctx, dry_run: bool) -> None:
+    """Remove artifact blobs no version references (left by interrupted publishes)."""
+    from ddr.registry.maintenance import gc as do_gc
+
+    removed = do_gc(ctx.registry, dry_run=dry_run)
+    for path in removed:
+        click.echo(("would remove " if dry_run else "removed ") + path)
+    click.echo(f"{len(removed)} files {'to remove' if dry_run else 'removed'}")
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema: current revision and upgrades."""
+
+
+@db_group.command("current")
+@pass_ctx
+def db_current(ctx: Ctx) -> None:
+    """Print the database's schema revision and the code's."""
+    from ddr.registry import Registry
+    from ddr.registry.db import current_revision, head_revision
+
+    reg = Registry(ctx.home, ctx.db_url, check=False)
+    click.echo(f"database: {current_revision(reg.engine) or 'none'}  code: {head_revision()}")
+
+
+@db_group.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: Ctx) -> None:
+    """Migrate the database schema to this ddr's version."""
+    from ddr.registry import Registry
+    from ddr.registry.db import upgrade
+
+    before, after = upgrade(Registry(ctx.home, ctx.db_url, check=False).engine)
+    click.echo(f"schema {before or 'none'} -> {after}")

@@ -1,0 +1,27 @@
+"""Versioned module registry (SQLAlchemy + alembic). Never imports torch.
+
+Immutable general/domain module versions and router versions, movable aliases with an audit log,
+index records, and a content-addressed, sha256-verified artifact store.
+"""
+
+from __future__ import annotations
+
+from .entities import AuditEntry, IndexRecord, ModuleVersion, RouterVersion
+from .errors import ConflictError, IntegrityError, NotFoundError, RegistryIOError, SchemaError
+from .refs import Ref, parse_ref
+from .store import Registry
+
+__all__ = [
+    "AuditEntry",
+    "ConflictError",
+    "IndexRecord",
+    "IntegrityError",
+    "ModuleVersion",
+    "NotFoundError",
+    "Ref",
+    "Registry",
+    "RegistryIOError",
+    "RouterVersion",
+    "SchemaError",
+    "parse_ref",
+]

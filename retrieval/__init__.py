@@ -1,0 +1,1 @@
+"""Data loading, faiss search and BEIR-style evaluation."""

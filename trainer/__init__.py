@@ -1,0 +1,1 @@
+"""Training loops for prefix modules and the router; uses ddr.modules, never the registry."""

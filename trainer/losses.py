@@ -1,0 +1,24 @@
+"""Losses shared by the training phases."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def info_nce(queries: torch.Tensor, passages: torch.Tensor, positives: torch.Tensor, temperature: float = 0.05) -> torch.Tensor:
+    """InfoNCE over a candidate set: ``positives[i]`` is the column of query i's positive passage.
+
+    ``passages`` holds every candidate (in-batch positives, mined hard negatives, or a cached
+    corpus), so the same loss serves in-batch and whole-corpus negatives.
+    """
+    logits = queries @ passages.T / temperature
+    return F.cross_entropy(logits, positives)
+
+
+def router_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The router is trained as a domain classifier (cross-entropy on the true domain).
+
+    Training it through top-1 renormalised prefix weights gives it almost no gradient.
+    """
+    return F.cross_entropy(logits, labels)
