@@ -179,7 +179,7 @@ class DDREncoder(nn.Module):
             x = self.token_mean(ids, mask)
         else:
             x = self.embed(ids, mask, self._full_weights(None, ids.shape[0]))
-        probs = self.router(x.float())
+        probs = self.router(x.float()).float().cpu()
         # Reorder the router's columns onto the encoder's domain order (a router may know fewer).
         out = torch.zeros(probs.shape[0], len(self.domains))
         for j, name in enumerate(self.router.domains):

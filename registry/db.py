@@ -12,15 +12,15 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session
 
 from .errors import SchemaError
 
 BUSY_TIMEOUT_MS = 60_000
+# The newest migration. Kept as a constant so the schema gate on every command needs no alembic
+# import (``list`` must stay fast); tests/test_migrations.py asserts it equals the scripts' head.
+HEAD_REVISION = "0002"
 
 
 def _migrations_dir() -> Path:
@@ -67,7 +67,9 @@ def lock_scope(session: Session, scope: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(scope.encode())})
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None):
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_migrations_dir()))
     if connection is not None:
@@ -76,12 +78,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
+    """The head according to the migration scripts (imports alembic)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's revision, read directly (None: no ddr schema)."""
+    if "alembic_version" not in inspect(engine).get_table_names():
+        return None
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
@@ -96,10 +104,12 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
 
 def check_schema(engine: Engine, upgrade_hint: str) -> None:
     """Refuse a database whose schema is not exactly the code's head, saying what to run."""
-    head = head_revision()
     current = current_revision(engine)
-    if current == head:
+    if current == HEAD_REVISION:
         return
+    from alembic.script import ScriptDirectory
+
+    head = head_revision()
     known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
     if current is None:
         tables = set(inspect(engine).get_table_names())

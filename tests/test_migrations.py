@@ -15,11 +15,15 @@ from sqlalchemy import create_engine, text
 from ddr.cli import main
 from ddr.registry import Registry, SchemaError
 from ddr.registry.aliases import history
-from ddr.registry.db import head_revision, upgrade
+from ddr.registry.db import HEAD_REVISION, head_revision, upgrade
 from ddr.registry.schema import Base
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 EARLIER_SCHEMAS = sorted(ASSETS.glob("registry-*.db"))
+
+
+def test_head_constant_matches_scripts():
+    assert HEAD_REVISION == head_revision()
 
 
 def test_models_match_migrations(tmp_path, db_url):  # noqa: F811
