@@ -45,7 +45,9 @@ def build_encoders(backbone, prefix_length: int, n_domains: int = 3, router_inpu
     general = opened(PrefixModule.create(backbone, "general", "general", prefix_length), 1)
     domains = [opened(PrefixModule.create(backbone, "domain", f"d{i}", prefix_length), 10 + i) for i in range(n_domains)]
     router = Router(
-        RouterConfig(domains=[d.name for d in domains], input=router_input, input_dim=backbone.spec.hidden_size)
+        RouterConfig(
+            domains=[d.name for d in domains], input=router_input, input_dim=backbone.spec.hidden_size, backbone=dict(backbone.spec.__dict__)
+        )
     )
     with torch.no_grad():
         router.weight.normal_(generator=torch.Generator().manual_seed(3))

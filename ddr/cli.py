@@ -6,7 +6,6 @@ Every :class:`~ddr.errors.DdrError` becomes one line on stderr and exit code 1; 
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 
@@ -42,26 +41,5 @@ def main(ctx: click.Context, home: str | None, db_url: str | None, verbose: int)
     ctx.obj = Ctx(home, db_url)
 
 
-@main.command()
-@click.option("--data", "data", required=True, type=click.Path(), help="A BEIR collection folder, or a folder of them.")
-@click.option("--collection", "collections", multiple=True, help="Only these collections of a folder (repeatable).")
-@click.option("--split", default="test", show_default=True, help="qrels split to evaluate.")
-@click.option("--backbone", default="all-MiniLM-L6-v2", show_default=True, help="Backbone path or hub id.")
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True)
-@click.option("--show", default=2, show_default=True, help="Queries whose top hits are printed per collection.")
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-def demo(data, collections, split, backbone, dtype, show, as_json, quiet) -> None:
-    """Encode collections with the routed encoder (fresh general prefix) and rank their queries.
-
-    The general prefix is freshly initialised, hence an exact no-op: the DDR row must equal the
-    plain backbone's. Training and the registry build on this pipeline.
-    """
-    from ddr.service import run_demo
-
-    results = run_demo(data, collections, split, backbone, dtype, show, progress=not quiet, echo=None if as_json else click.echo)
-    if as_json:
-        click.echo(json.dumps(results, indent=2))
-
-
 from ddr import cli_registry as _cli_registry  # noqa: E402,F401  (registers the registry commands)
+from ddr import cli_retrieval as _cli_retrieval  # noqa: E402,F401  (index, search, evaluate)

@@ -373,6 +373,10 @@ class Registry:
         entity = self.resolve(ref)
         return self.blobs.materialize(list(entity.files), Path(dest), entity.ref)
 
+    def export_index(self, record: IndexRecord, dest: str | Path) -> Path:
+        """Verify an index's files and copy them into ``dest``."""
+        return self.blobs.materialize(list(record.files), Path(dest), f"index/{record.name}@{record.version}")
+
     def check_files(self, entity: ModuleVersion | RouterVersion | IndexRecord) -> None:
         what = entity.ref if hasattr(entity, "ref") else f"index/{entity.name}@{entity.version}"
         for f in entity.files:

@@ -88,13 +88,19 @@ def load_corpus(folder: Path) -> dict[str, dict[str, str]]:
 
 
 def load_queries(folder: Path) -> dict[str, str]:
-    path = _find(folder, "queries")
+    return read_queries(_find(folder, "queries"))
+
+
+def read_queries(path: Path) -> dict[str, str]:
+    """A standalone queries file (``.jsonl`` or ``.jsonl.gz``), checked like a collection's."""
     queries: dict[str, str] = {}
-    for number, obj in _jsonl(path, ("text",)):
+    for number, obj in _jsonl(Path(path), ("text",)):
         qid = str(obj["_id"])
         if qid in queries:
             raise DataError(f"{path}:{number}: duplicate query id {qid!r}")
         queries[qid] = obj.get("text", "")
+    if not queries:
+        raise DataError(f"{path}: no queries")
     return queries
 
 

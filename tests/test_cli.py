@@ -18,7 +18,16 @@ def test_version():
     assert __version__ in result.output
 
 
-@pytest.mark.parametrize("command", [[]] + [[name] for name in main.commands])
+def all_commands(group, prefix=()):
+    import click
+
+    for name, cmd in group.commands.items():
+        yield [*prefix, name]
+        if isinstance(cmd, click.Group):
+            yield from all_commands(cmd, (*prefix, name))
+
+
+@pytest.mark.parametrize("command", [[]] + list(all_commands(main)), ids=lambda c: " ".join(c) or "main")
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0, result.output
@@ -32,12 +41,15 @@ def test_help_does_not_import_torch():
 
 
 def test_bad_data_dir_is_one_line_exit_1(tmp_path):
-    result = CliRunner().invoke(main, ["demo", "--data", str(tmp_path / "nope")])
+    from ddr.registry import Registry
+
+    Registry.init(tmp_path / "home")
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "evaluate", "--data", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0
     assert "no such data directory" in result.output
 
 
 def test_unknown_option_is_usage_exit_2():
-    result = CliRunner().invoke(main, ["demo", "--bogus"])
+    result = CliRunner().invoke(main, ["evaluate", "--bogus"])
     assert result.exit_code == 2

@@ -1,0 +1,86 @@
+"""What is live: the production router, its general and domain versions, loaded as an encoder.
+
+Resolution: ``router@production`` names the general version and the ordered domain versions; with
+no production router, ``general@production`` (if set) is the general prefix and no domain is
+routed; with neither, the general prefix is the identity (the plain backbone).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ddr.errors import UsageError
+from ddr.registry import ModuleVersion, NotFoundError, Ref, Registry, RouterVersion
+
+IDENTITY = "identity"
+
+
+@dataclass(frozen=True)
+class ActiveState:
+    """Versions that are live, without loading anything heavy."""
+
+    router: RouterVersion | None
+    general: ModuleVersion | None
+    domains: tuple[ModuleVersion, ...] = field(default=())
+
+    @property
+    def general_version(self) -> int | None:
+        return self.general.version if self.general else None
+
+    @property
+    def general_key(self) -> str:
+        """Identity of the passage side: what a passage index or embedding cache depends on."""
+        if self.general is None:
+            return IDENTITY
+        return f"general@{self.general.version}:" + ",".join(f.sha256 for f in self.general.files)
+
+    @property
+    def backbone_name(self) -> str | None:
+        source = self.general or (self.domains[0] if self.domains else None)
+        return source.config.get("backbone", {}).get("name") if source else None
+
+    def describe(self) -> str:
+        if self.general is None and not self.domains:
+            return "plain backbone (no modules registered)"
+        doms = ", ".join(f"{d.name}@{d.version}" for d in self.domains) or "no domains"
+        router = f"router@{self.router.version}" if self.router else "no router"
+        return f"general@{self.general_version or 'identity'}, {doms}, {router}"
+
+
+def resolve(reg: Registry) -> ActiveState:
+    try:
+        router = reg.router_version("router@production")
+    except NotFoundError:
+        router = None
+    if router is not None:
+        general = reg.module_version(Ref("general", "general", version=router.general_version)) if router.general_version else None
+        domains = tuple(reg.module_version(Ref("domain", n, version=v)) for n, v in router.domains)
+        return ActiveState(router, general, domains)
+    try:
+        general = reg.module_version("general@production")
+    except NotFoundError:
+        general = None
+    return ActiveState(None, general)
+
+
+def load_encoder(reg: Registry, state: ActiveState, backbone_name: str | None = None, dtype: str = "float32", with_domains: bool = True):
+    """The live encoder: backbone + general + (optionally) domain modules and router, verified."""
+    from ddr.modules import DEFAULT_BACKBONE, DDREncoder, EncoderConfig, PrefixModule, Router, load_backbone
+
+    backbone = load_backbone(backbone_name or state.backbone_name or DEFAULT_BACKBONE)
+    with tempfile.TemporaryDirectory(prefix="ddr-load-") as tmp:
+        def fetch(entity, cls):
+            folder = reg.blobs.materialize(list(entity.files), Path(tmp) / entity.ref.replace("/", "_"), entity.ref)
+            if entity.backbone_sha256 != backbone.spec.weights_sha256:
+                raise UsageError(
+                    f"{entity.ref} was trained on another backbone (weights {entity.backbone_sha256[:12]}…) than "
+                    f"{backbone.spec.name} ({backbone.spec.weights_sha256[:12]}…); pass --backbone"
+                )
+            return cls.load(folder, backbone.spec)
+
+        general = fetch(state.general, PrefixModule) if state.general else None
+        domains = [fetch(d, PrefixModule) for d in state.domains] if with_domains else []
+        router = fetch(state.router, Router) if (with_domains and state.router and state.domains) else None
+    return DDREncoder(backbone, general, domains, router, EncoderConfig(dtype=dtype))

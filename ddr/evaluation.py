@@ -1,0 +1,182 @@
+"""BEIR-style evaluation of the live DDR system against BM25 and the plain backbone, in one run.
+
+Every system is scored on the same judged queries of the same split with the same metrics
+library; passage embeddings come from the shared cache, so evaluating after an index build (or
+after adding a domain) encodes no passage again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from ddr.errors import UsageError
+from ddr.registry import Registry
+
+from . import active as live
+from .indexing import passage_embeddings
+
+logger = logging.getLogger(__name__)
+
+ROUTES = ("prior", "topk", "soft", "none")
+BASELINES = ("bm25", "bm25-nostem", "plain")
+
+
+def parse_baselines(text: str) -> list[str]:
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    bad = [b for b in names if b not in BASELINES]
+    if bad:
+        raise UsageError(f"unknown baseline(s) {', '.join(bad)}; choose from {', '.join(BASELINES)}")
+    return names
+
+
+def _dense_run(passages, doc_ids, queries, query_ids, k: int = 100):
+    from ddr.retrieval import index as faiss_index
+
+    idx = faiss_index.LoadedIndex(faiss_index.build(passages, "flat"), list(doc_ids), [])
+    scores, rows = idx.search(queries, k)
+    return faiss_index.to_run(query_ids, scores, rows)
+
+
+def evaluate(
+    reg: Registry,
+    data: str,
+    split: str = "test",
+    route: str = "all",
+    domains: Sequence[str] = (),
+    baselines: Sequence[str] = ("bm25", "plain"),
+    collections: Sequence[str] = (),
+    dtype: str = "float32",
+    backbone: str | None = None,
+    progress: bool = True,
+    encoders: tuple | None = None,
+) -> dict:
+    """Score the live DDR system (under each route) and the baselines on each collection.
+
+    ``encoders`` = (live encoder, plain encoder) replaces loading them from the registry (tests
+    pass encoders whose scores can be computed by hand).
+    """
+    from ddr.modules import DDREncoder
+    from ddr.retrieval.beir import collection_dirs, corpus_fingerprint, load_collection
+    from ddr.retrieval.bm25 import bm25_run
+    from ddr.retrieval.metrics import evaluate as score
+
+    routes = list(ROUTES) if route == "all" else [route]
+    if any(r not in ROUTES for r in routes):
+        raise UsageError(f"route must be one of {', '.join(ROUTES)} or all, got {route!r}")
+    dirs = collection_dirs(data)
+    if collections:
+        missing = set(collections) - {d.name for d in dirs}
+        if missing:
+            raise UsageError(f"{data}: no collection named {', '.join(sorted(missing))}")
+        dirs = [d for d in dirs if d.name in set(collections)]
+    loaded = [load_collection(d, split) for d in dirs]  # all data checked before any encoding
+    state = live.resolve(reg)
+    if encoders is None:
+        encoder = live.load_encoder(reg, state, backbone, dtype)
+        encoders = (encoder, DDREncoder(encoder.backbone, config=encoder.config))
+    encoder, plain_encoder = encoders
+    no_modules = state.general is None and not state.domains
+    out: dict = {"split": split, "live": state.describe(), "collections": {}, "notes": []}
+    for coll in loaded:
+        doc_ids, doc_texts = coll.passage_texts()
+        qids, qtexts = coll.judged_queries()
+        fp = corpus_fingerprint(coll.corpus)
+        systems: dict[str, dict[str, float]] = {}
+        for b in baselines:
+            if b.startswith("bm25"):
+                label = "BM25" if b == "bm25" else "BM25 (no stem)"
+                systems[label] = score(coll.qrels, bm25_run(doc_ids, doc_texts, qids, qtexts, stem=b == "bm25"))
+        plain_p, encoded = passage_embeddings(reg, plain_encoder, live.ActiveState(None, None), fp, doc_texts, progress)
+        if "plain" in baselines:
+            plain_q = plain_encoder.encode_queries(qtexts, route="plain").numpy()
+            systems["plain"] = score(coll.qrels, _dense_run(plain_p, doc_ids, plain_q, qids))
+        if no_modules:
+            q = encoder.encode_queries(qtexts, route="none").numpy()
+            systems["DDR (= plain: no modules)"] = score(coll.qrels, _dense_run(plain_p, doc_ids, q, qids))
+        else:
+            ddr_p = plain_p
+            if state.general is not None:
+                ddr_p, more = passage_embeddings(reg, encoder, state, fp, doc_texts, progress)
+                encoded += more
+            for r in routes:
+                chosen = _route_for(r, domains, state, fp, coll.name, out["notes"], encoder.router is not None)
+                if chosen is None:
+                    continue
+                q = encoder.encode_queries(qtexts, route=chosen).numpy()
+                systems[f"DDR-{r}"] = score(coll.qrels, _dense_run(ddr_p, doc_ids, q, qids))
+        out["collections"][coll.name] = {
+            "queries": len(qids),
+            "documents": len(doc_ids),
+            "passages_encoded": encoded,
+            "systems": systems,
+        }
+    out["average"] = _average(out["collections"])
+    return out
+
+
+def _route_for(route, domains, state, fp, name, notes, has_router):
+    from ddr.modules import Route
+
+    if route == "prior":
+        chosen = list(domains) or [d.name for d in state.domains if d.data_fingerprint == fp]
+        if not chosen:
+            notes.append(f"{name}: no registered domain was trained on this corpus; DDR-prior skipped (use --domain)")
+            return None
+        return Route.prior(chosen)
+    if route in ("topk", "soft") and not has_router:
+        notes.append(f"{name}: no production router; DDR-{route} skipped")
+        return None
+    return Route.parse(route)
+
+
+def _average(collections: dict) -> dict:
+    systems = {s for c in collections.values() for s in c["systems"]}
+    avg = {}
+    for s in sorted(systems):
+        present = [c["systems"][s] for c in collections.values() if s in c["systems"]]
+        avg[s] = {m: sum(p[m] for p in present) / len(present) for m in present[0]}
+        avg[s]["collections"] = len(present)
+    return avg
+
+
+def table(result: dict, metric: str = "nDCG@10") -> str:
+    names = list(result["collections"])
+    systems = list(result["average"])
+    header = f"{'system':28s}" + "".join(f"{n[:10]:>11s}" for n in names) + f"{'average':>11s}"
+    lines = [f"{metric} x 100, split {result['split']}; live: {result['live']}", header, "-" * len(header)]
+    for s in systems:
+        cells = []
+        for n in names:
+            m = result["collections"][n]["systems"].get(s)
+            cells.append(f"{100 * m[metric]:11.1f}" if m else f"{'-':>11s}")
+        lines.append(f"{s:28s}" + "".join(cells) + f"{100 * result['average'][s][metric]:11.1f}")
+    lines += [f"note: {n}" for n in result["notes"]]
+    return "\n".join(lines)
+
+
+def plot(result: dict, path: str | Path, metric: str = "nDCG@10") -> Path:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError("--plot needs matplotlib: pip install 'ddr[plot]'") from None
+    names = list(result["collections"])
+    systems = list(result["average"])
+    width = 0.8 / max(1, len(systems))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(names) + 2), 4))
+    for i, s in enumerate(systems):
+        ys = [100 * result["collections"][n]["systems"].get(s, {}).get(metric, 0.0) for n in names]
+        ax.bar([x + i * width for x in range(len(names))], ys, width, label=s)
+    ax.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(names))], names)
+    ax.set_ylabel(f"{metric} x 100")
+    ax.set_title(f"{metric} on {result['split']} queries")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
