@@ -43,3 +43,4 @@ def main(ctx: click.Context, home: str | None, db_url: str | None, verbose: int)
 
 from ddr import cli_registry as _cli_registry  # noqa: E402,F401  (registers the registry commands)
 from ddr import cli_retrieval as _cli_retrieval  # noqa: E402,F401  (index, search, evaluate)
+from ddr import cli_train as _cli_train  # noqa: E402,F401  (add-domain, update-domain, retrain-router)

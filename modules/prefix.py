@@ -52,19 +52,23 @@ class PrefixModule(nn.Module):
         name: str,
         prefix_length: int = DEFAULT_PREFIX_LENGTH,
         seed: int = 0,
+        base: bool = True,
     ) -> PrefixModule:
         """A fresh module that leaves the backbone unchanged.
 
         General modules start their keys and values from the backbone's own activations over a
         seeded random token sequence (realistic scale, as P-tuning v2 advises). Domain modules start
         at zero: added to the general prefix they are an exact no-op even once the general gate is
-        open, and they receive gradient through the general prefix they are added to.
+        open, and they receive gradient through the general prefix they are added to. With
+        ``base=False`` (no general module to add to: the registry's general prefix is still the
+        identity) a domain module starts like a general one, since all-zero keys, values and gate
+        would receive no gradient at all.
         """
         config = PrefixConfig(
             kind=kind, name=name, prefix_length=prefix_length, backbone=backbone.spec.__dict__.copy()
         )
         module = cls(config)
-        if kind == "general":
+        if kind == "general" or not base:
             keys, values = _activations(backbone, prefix_length, seed)
             with torch.no_grad():
                 module.keys.copy_(keys)

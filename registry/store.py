@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,21 @@ UPGRADE_HINT = "ddr-registry db upgrade"
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """Everything needed to register one module version (its files are in ``folder``)."""
+
+    kind: str
+    name: str
+    folder: Path
+    config: dict[str, Any]
+    backbone: dict[str, Any]
+    parent: int | None = None
+    data_fingerprint: str = ""
+    metrics: dict[str, Any] | None = None
+    description: str | None = None
 
 
 class Registry:
@@ -127,43 +143,60 @@ class Registry:
         description: str | None = None,
     ) -> ModuleVersion:
         """Store the folder's files, then allocate the next version of ``kind/name`` in SQL."""
-        if kind not in ("general", "domain"):
-            raise UsageError(f"module kind must be general or domain, got {kind!r}")
-        check_name(name, "module name")
-        files = self.blobs.put_folder(Path(folder))  # blobs first: a crash here leaves no row
-        scope = f"{kind}/{name}"
+        spec = ModuleSpec(kind, name, Path(folder), config, backbone, parent, data_fingerprint, metrics, description)
+        files = self.blobs.put_folder(spec.folder)  # blobs first: a crash here leaves no row
         with self._write() as s:
-            db.lock_scope(s, scope)
-            bb = self._backbone_row(s, backbone)
-            mod = s.scalar(select(ModuleRow).where(ModuleRow.kind == kind, ModuleRow.name == name))
-            if mod is None:
-                mod = ModuleRow(kind=kind, name=name, description=description or "", created_at=now())
-                s.add(mod)
-                s.flush()
-            elif description is not None and description != mod.description:
-                mod.description = description
-            parent_id = None
-            if parent is not None:
-                parent_row = self._module_version_row(s, mod, parent)
-                parent_id = parent_row.id
-            version = (s.scalar(select(func.max(ModuleVersionRow.version)).where(ModuleVersionRow.module_id == mod.id)) or 0) + 1
-            row = ModuleVersionRow(
-                module_id=mod.id,
-                version=version,
-                backbone_id=bb.id,
-                parent_id=parent_id,
-                config=json.dumps(config, sort_keys=True),
-                data_fingerprint=data_fingerprint,
-                metrics=json.dumps(metrics or {}, sort_keys=True),
-                created_at=now(),
-                created_by=actor(),
-            )
-            s.add(row)
+            return self._insert_module(s, spec, files)
+
+    def register_domain_and_router(
+        self, module: ModuleSpec, router_folder: str | Path, router_config: dict[str, Any], domains: Sequence[tuple[str, int | None]],
+        general_version: int | None, router_metrics: dict[str, Any] | None = None,
+    ) -> tuple[ModuleVersion, RouterVersion]:
+        """A new module version and a router over it, in one transaction: both or neither.
+
+        In ``domains`` the new module's entry carries version None (it is allocated here).
+        """
+        module_files = self.blobs.put_folder(module.folder)
+        router_files = self.blobs.put_folder(Path(router_folder))
+        with self._write() as s:
+            mv = self._insert_module(s, module, module_files)
+            resolved = [(n, mv.version if (v is None and n == module.name) else v) for n, v in domains]
+            rv = self._insert_router(s, router_files, router_config, module.backbone, resolved, general_version, router_metrics)
+            return mv, rv
+
+    def _insert_module(self, s: Session, spec: ModuleSpec, files: Sequence[StoredFile]) -> ModuleVersion:
+        if spec.kind not in ("general", "domain"):
+            raise UsageError(f"module kind must be general or domain, got {spec.kind!r}")
+        check_name(spec.name, "module name")
+        scope = f"{spec.kind}/{spec.name}"
+        db.lock_scope(s, scope)
+        bb = self._backbone_row(s, spec.backbone)
+        mod = s.scalar(select(ModuleRow).where(ModuleRow.kind == spec.kind, ModuleRow.name == spec.name))
+        if mod is None:
+            mod = ModuleRow(kind=spec.kind, name=spec.name, description=spec.description or "", created_at=now())
+            s.add(mod)
             s.flush()
-            self._add_files(s, "module_version", row.id, files)
-            self._audit(s, "register", scope, None, version)
-            s.flush()
-            return self._module_entity(s, mod, row)
+        elif spec.description is not None and spec.description != mod.description:
+            mod.description = spec.description
+        parent_id = self._module_version_row(s, mod, spec.parent).id if spec.parent is not None else None
+        version = (s.scalar(select(func.max(ModuleVersionRow.version)).where(ModuleVersionRow.module_id == mod.id)) or 0) + 1
+        row = ModuleVersionRow(
+            module_id=mod.id,
+            version=version,
+            backbone_id=bb.id,
+            parent_id=parent_id,
+            config=json.dumps(spec.config, sort_keys=True),
+            data_fingerprint=spec.data_fingerprint,
+            metrics=json.dumps(spec.metrics or {}, sort_keys=True),
+            created_at=now(),
+            created_by=actor(),
+        )
+        s.add(row)
+        s.flush()
+        self._add_files(s, "module_version", row.id, files)
+        self._audit(s, "register", scope, None, version)
+        s.flush()
+        return self._module_entity(s, mod, row)
 
     def _module_version_row(self, s: Session, mod: ModuleRow, version: int) -> ModuleVersionRow:
         row = s.scalar(select(ModuleVersionRow).where(ModuleVersionRow.module_id == mod.id, ModuleVersionRow.version == version))
@@ -235,28 +268,31 @@ class Registry:
         """Register a router over exactly these domain-module versions (in this order)."""
         files = self.blobs.put_folder(Path(folder))
         with self._write() as s:
-            db.lock_scope(s, "router")
-            bb = self._backbone_row(s, backbone)
-            member_ids = [self._member_id(s, "domain", n, v) for n, v in domains]
-            general_id = self._member_id(s, "general", "general", general_version) if general_version else None
-            version = (s.scalar(select(func.max(RouterVersionRow.version))) or 0) + 1
-            row = RouterVersionRow(
-                version=version,
-                backbone_id=bb.id,
-                general_version_id=general_id,
-                config=json.dumps(config, sort_keys=True),
-                metrics=json.dumps(metrics or {}, sort_keys=True),
-                created_at=now(),
-                created_by=actor(),
-            )
-            s.add(row)
-            s.flush()
-            for pos, mid in enumerate(member_ids):
-                s.add(RouterMemberRow(router_version_id=row.id, position=pos, module_version_id=mid))
-            self._add_files(s, "router_version", row.id, files)
-            self._audit(s, "register", "router", None, version)
-            s.flush()
-            return self._router_entity(s, row)
+            return self._insert_router(s, files, config, backbone, domains, general_version, metrics)
+
+    def _insert_router(self, s, files, config, backbone, domains, general_version, metrics) -> RouterVersion:
+        db.lock_scope(s, "router")
+        bb = self._backbone_row(s, backbone)
+        member_ids = [self._member_id(s, "domain", n, v) for n, v in domains]
+        general_id = self._member_id(s, "general", "general", general_version) if general_version else None
+        version = (s.scalar(select(func.max(RouterVersionRow.version))) or 0) + 1
+        row = RouterVersionRow(
+            version=version,
+            backbone_id=bb.id,
+            general_version_id=general_id,
+            config=json.dumps(config, sort_keys=True),
+            metrics=json.dumps(metrics or {}, sort_keys=True),
+            created_at=now(),
+            created_by=actor(),
+        )
+        s.add(row)
+        s.flush()
+        for pos, mid in enumerate(member_ids):
+            s.add(RouterMemberRow(router_version_id=row.id, position=pos, module_version_id=mid))
+        self._add_files(s, "router_version", row.id, files)
+        self._audit(s, "register", "router", None, version)
+        s.flush()
+        return self._router_entity(s, row)
 
     def _member_id(self, s: Session, kind: str, name: str, version: int) -> int:
         mod = s.scalar(select(ModuleRow).where(ModuleRow.kind == kind, ModuleRow.name == name))

@@ -11,12 +11,14 @@ WORDS = [f"w{i}" for i in range(120)]
 
 
 def make_tokenizer(folder: Path):
-    from transformers import BertTokenizerFast
+    from transformers import BertTokenizer
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
     path = folder / "vocab.txt"
     path.write_text("\n".join(vocab) + "\n")
-    return BertTokenizerFast(vocab_file=str(path))
+    tokenizer = BertTokenizer(vocab=str(path))  # transformers 5 ignores vocab_file=
+    assert tokenizer.convert_tokens_to_ids(["w7"]) != [tokenizer.unk_token_id]
+    return tokenizer
 
 
 def make_backbone(folder: Path, seed: int = 0, layers: int = 2, hidden: int = 32, heads: int = 4, name: str = "tiny"):

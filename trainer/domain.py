@@ -1,0 +1,135 @@
+"""Phase 2: train one domain prefix on the query side only, against cached passage embeddings.
+
+Passages only ever see the general prefix, so their embeddings are fixed while a domain trains:
+they are computed once (and cached), and every training step scores queries against the whole
+corpus (all other passages are negatives). Only the new module's parameters get an optimiser;
+backbone, general prefix and other domains are frozen. The best epoch on the held-out queries is
+kept (early stopping), and epoch 0 — the untrained no-op module — is a candidate too, so training
+can never hand back something worse than general-only on held-out queries.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from ddr.modules import DDREncoder, PrefixModule
+
+from .data import QuerySet
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DomainTrainConfig:
+    """Defaults follow the query-side recipe measured for this project (scifact 64.5 -> 67.9)."""
+
+    prefix_length: int = 16
+    lr: float = 5e-3
+    epochs: int = 10
+    batch_size: int = 32
+    temperature: float = 0.05
+    patience: int = 3
+    seed: int = 0
+    query_max_length: int = 256
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    module: PrefixModule
+    best_epoch: int
+    heldout_ndcg: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+
+
+def rank_and_score(queries: torch.Tensor, passages: torch.Tensor, doc_ids: list[str], qs: QuerySet, k: int = 100) -> float:
+    """nDCG@10 of ``queries`` (rows of ``qs``) against ``passages`` (exact inner product)."""
+    from ddr.retrieval.metrics import evaluate
+
+    scores = queries @ passages.T
+    top = scores.topk(min(k, passages.shape[0]), dim=-1)
+    run = {
+        q: {doc_ids[j]: float(s) for s, j in zip(vals.tolist(), idx.tolist())}
+        for q, vals, idx in zip(qs.ids, top.values, top.indices)
+    }
+    return evaluate(qs.qrels, run)["nDCG@10"]
+
+
+def _positives(qs: QuerySet, doc_index: dict[str, int]) -> list[list[int]]:
+    return [[doc_index[d] for d in qs.qrels[q] if d in doc_index] for q in qs.ids]
+
+
+def train_domain(
+    encoder: DDREncoder,
+    module: PrefixModule,
+    passages: torch.Tensor,
+    doc_ids: list[str],
+    train: QuerySet,
+    heldout: QuerySet,
+    config: DomainTrainConfig,
+    progress: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train ``module`` (added to ``encoder`` under its name) and return the best epoch's copy."""
+    if module.name not in encoder.domain_modules:
+        raise ValueError(f"module {module.name!r} must be loaded in the encoder")
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    doc_index = {d: i for i, d in enumerate(doc_ids)}
+    positives = _positives(train, doc_index)
+    usable = [i for i, p in enumerate(positives) if p]
+    for p in encoder.trainable_parameters():
+        p.requires_grad_(False)
+    params = list(module.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    passages = passages.float()
+    route = f"prior:{module.name}"
+    weights_row = encoder._full_weights(torch.tensor([[1.0 if n == module.name else 0.0 for n in encoder.domains]]), 1)
+
+    def heldout_score() -> float:
+        q = encoder.encode_queries(heldout.texts, route=route)
+        return rank_and_score(q, passages, doc_ids, heldout)
+
+    result = TrainResult(copy.deepcopy(module), 0, [heldout_score()])
+    best, bad_epochs = result.heldout_ndcg[0], 0
+    for epoch in range(1, config.epochs + 1):
+        order = [usable[i] for i in torch.randperm(len(usable), generator=gen).tolist()]
+        total = 0.0
+        for start in range(0, len(order), config.batch_size):
+            rows = order[start : start + config.batch_size]
+            batch = encoder.tokenize([train.texts[i] for i in rows], config.query_max_length)
+            q = encoder.embed(batch["input_ids"], batch["attention_mask"], weights_row.expand(len(rows), -1), with_domains=True)
+            logits = q @ passages.T / config.temperature
+            mask = torch.zeros_like(logits, dtype=torch.bool)
+            for r, i in enumerate(rows):
+                mask[r, positives[i]] = True
+            # Multi-positive InfoNCE over the whole corpus: every judged passage of the query is a positive.
+            loss = (torch.logsumexp(logits, -1) - torch.logsumexp(logits.masked_fill(~mask, float("-inf")), -1)).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(rows)
+        result.losses.append(total / max(1, len(order)))
+        score = heldout_score()
+        result.heldout_ndcg.append(score)
+        if progress:
+            progress(f"epoch {epoch}: loss {result.losses[-1]:.4f}, held-out nDCG@10 {100 * score:.2f}")
+        logger.info("%s epoch %d loss %.4f heldout %.4f", module.name, epoch, result.losses[-1], score)
+        if score > best:
+            best, bad_epochs = score, 0
+            result.module, result.best_epoch = copy.deepcopy(module), epoch
+        else:
+            bad_epochs += 1
+            if bad_epochs >= config.patience:
+                break
+    for p in result.module.parameters():
+        p.requires_grad_(False)
+    return result
