@@ -78,3 +78,26 @@ def retrain_router_cmd(ctx: Ctx, threshold, force, backbone, quiet) -> None:
 
     report = retrain_router(ctx.registry, threshold, force, backbone, progress=not quiet)
     click.echo(report.table())
+
+
+@main.command("train-general")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(), help="Collections whose train splits to use (repeatable).")
+@click.option("--epochs", type=click.IntRange(1, 100), default=1, show_default=True)
+@click.option("--max-steps", type=click.IntRange(0, 10**7), default=0, show_default=True, help="Stop after this many steps (0: no limit).")
+@click.option("--lr", type=float, default=5e-3, show_default=True)
+@click.option("--batch-size", type=click.IntRange(2, 4096), default=16, show_default=True)
+@click.option("--prefix-length", type=click.IntRange(1, 512), default=16, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threshold", type=float, default=0.5, show_default=True)
+@click.option("--force", is_flag=True, help="Make it live even if the gate refuses (only while no domain is live).")
+@click.option("--backbone", default=None)
+@click.option("--quiet", is_flag=True)
+@pass_ctx
+def train_general_cmd(ctx: Ctx, data, epochs, max_steps, lr, batch_size, prefix_length, seed, threshold, force, backbone, quiet) -> None:
+    """Phase 1: train a new general-prefix version (passages in the loop, mined hard negatives)."""
+    from ddr.general_training import train_general
+    from ddr.trainer.general import GeneralTrainConfig
+
+    cfg = GeneralTrainConfig(prefix_length=prefix_length, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, max_steps=max_steps)
+    report = train_general(ctx.registry, data, cfg, threshold, force, backbone, progress=not quiet, echo=None if quiet else click.echo)
+    click.echo(report.table())

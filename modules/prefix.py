@@ -75,6 +75,13 @@ class PrefixModule(nn.Module):
                 module.values.copy_(values)
         return module
 
+    @classmethod
+    def load_state(cls, other: PrefixModule) -> PrefixModule:
+        """A detached copy of ``other`` (same config, same tensors) to train into a new version."""
+        module = cls(other.config)
+        module.load_state_dict(other.state_dict())
+        return module
+
     def save(self, folder: str | os.PathLike) -> Path:
         return save_folder(folder, self.state_dict(), self.config.to_dict())
 

@@ -170,3 +170,24 @@ def test_cli_add_domain(tmp_path, domains, tiny_path):  # noqa: F811
     assert result.exit_code == 1 and "invalid domain name" in result.output
     result = run("update-domain", "ghost", "--data", str(alpha), "--backbone", tiny_path)
     assert result.exit_code == 1 and "not live" in result.output
+
+
+def test_train_general(reg, domains, tiny_path, captured):  # noqa: F811
+    from ddr.general_training import train_general
+    from ddr.trainer.general import GeneralTrainConfig
+
+    alpha, beta = domains
+    cfg = GeneralTrainConfig(prefix_length=4, batch_size=4, max_steps=6, lr=5e-2)
+    report = train_general(reg, [str(alpha), str(beta)], cfg, force=True, backbone=tiny_path, progress=False)
+    assert report.module.ref == "general/general@1" and report.steps == 6 and report.activated
+    assert [r["collection"] for r in report.rows] == ["alpha", "beta"]
+    assert reg.module_version("general@production").version == 1
+    for enc, before in captured:
+        assert weights_sha256(enc.backbone.model) == before
+    # Domains trained on top of it; a second general version is then registered but never swapped in.
+    training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
+    assert reg.router_version("router@production").general_version == 1
+    second = train_general(reg, [str(alpha)], cfg, force=True, backbone=tiny_path, progress=False)
+    assert second.module.version == 2 and second.module.parent_version == 1 and not second.activated
+    assert any("update-domain" in r for r in second.reasons)
+    assert reg.router_version("router@production").general_version == 1

@@ -1,0 +1,112 @@
+"""Phase 1: train the general prefix on broad data (passages and queries both see it).
+
+Unlike a domain prefix, the general prefix changes passage embeddings, so passages are encoded in
+the training loop: each batch holds queries, one positive passage per query and one hard negative
+per query mined with the starting model (from its ranks ``mine_from``..``mine_to``, skipping the
+judged passages, to avoid unjudged positives at the very top). InfoNCE over all passages of the
+batch (in-batch negatives + hard negatives).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from ddr.modules import DDREncoder, PrefixModule
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GeneralTrainConfig:
+    prefix_length: int = 16
+    lr: float = 5e-3
+    epochs: int = 1
+    batch_size: int = 16
+    temperature: float = 0.05
+    seed: int = 0
+    passage_max_length: int = 128
+    query_max_length: int = 128
+    max_steps: int = 0
+    mine_from: int = 5
+    mine_to: int = 30
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Triple:
+    query: str
+    positive: str
+    negative: str
+
+
+@dataclass
+class GeneralResult:
+    module: PrefixModule
+    losses: list[float] = field(default_factory=list)
+    steps: int = 0
+
+
+def mine_triples(queries, positives, doc_texts, passage_emb, query_emb, config: GeneralTrainConfig, seed: int) -> list[Triple]:
+    """One (query, positive, hard negative) per query; ``positives[i]`` are row indices into the corpus."""
+    gen = torch.Generator().manual_seed(seed)
+    scores = query_emb @ passage_emb.T
+    ranked = scores.topk(min(config.mine_to, passage_emb.shape[0]), dim=-1).indices
+    triples = []
+    for i, q in enumerate(queries):
+        if not positives[i]:
+            continue
+        pool = [j for j in ranked[i, config.mine_from :].tolist() if j not in set(positives[i])]
+        if not pool:
+            pool = [j for j in range(len(doc_texts)) if j not in set(positives[i])]
+        neg = pool[int(torch.randint(len(pool), (1,), generator=gen))]
+        pos = positives[i][int(torch.randint(len(positives[i]), (1,), generator=gen))]
+        triples.append(Triple(q, doc_texts[pos], doc_texts[neg]))
+    return triples
+
+
+def train_general(
+    encoder: DDREncoder, module: PrefixModule, triples: list[Triple], config: GeneralTrainConfig, progress: Callable[[str], None] | None = None
+) -> GeneralResult:
+    """Train ``module`` (the encoder's general prefix) on ``triples``; returns a trained copy."""
+    if encoder.general is not module:
+        raise ValueError("the module must be the encoder's general prefix")
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    for p in encoder.trainable_parameters():
+        p.requires_grad_(False)
+    for p in module.parameters():
+        p.requires_grad_(True)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=0.0)
+    result = GeneralResult(module)
+    for epoch in range(config.epochs):
+        order = torch.randperm(len(triples), generator=gen).tolist()
+        for start in range(0, len(order), config.batch_size):
+            batch = [triples[i] for i in order[start : start + config.batch_size]]
+            q = encoder.tokenize([t.query for t in batch], config.query_max_length)
+            p = encoder.tokenize([t.positive for t in batch] + [t.negative for t in batch], config.passage_max_length)
+            ones = torch.ones(len(batch), 1)
+            q_emb = encoder.embed(q["input_ids"], q["attention_mask"], ones)
+            p_emb = encoder.embed(p["input_ids"], p["attention_mask"], torch.ones(2 * len(batch), 1))
+            loss = torch.nn.functional.cross_entropy(q_emb @ p_emb.T / config.temperature, torch.arange(len(batch)))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            result.losses.append(loss.item())
+            result.steps += 1
+            if progress and result.steps % 10 == 0:
+                progress(f"step {result.steps}: loss {sum(result.losses[-10:]) / 10:.4f}")
+            if config.max_steps and result.steps >= config.max_steps:
+                break
+        if config.max_steps and result.steps >= config.max_steps:
+            break
+    for p in module.parameters():
+        p.requires_grad_(False)
+    result.module = copy.deepcopy(module)
+    return result
