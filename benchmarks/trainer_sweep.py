@@ -18,12 +18,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEFAULT_DATA, machine, write  # noqa: E402
 
+# Explicit configs (not "the default"), so a rerun after a default changes means the same thing.
 VARIANTS = {
-    "default (P16, lr 5e-3, 10 ep)": {},
-    "lr 1e-2": {"lr": 1e-2},
-    "lr 2e-3": {"lr": 2e-3},
-    "P32": {"prefix_length": 32},
-    "20 epochs": {"epochs": 20},
+    "P16, lr 5e-3, 10 ep": {"prefix_length": 16, "lr": 5e-3, "epochs": 10},
+    "P16, lr 1e-2, 10 ep": {"prefix_length": 16, "lr": 1e-2, "epochs": 10},
+    "P16, lr 2e-3, 10 ep": {"prefix_length": 16, "lr": 2e-3, "epochs": 10},
+    "P32, lr 5e-3, 10 ep": {"prefix_length": 32, "lr": 5e-3, "epochs": 10},
+    "P16, lr 5e-3, 20 ep": {"prefix_length": 16, "lr": 5e-3, "epochs": 20},
 }
 
 

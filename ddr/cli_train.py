@@ -13,7 +13,7 @@ def train_options(f):
         [
             click.option("--prefix-length", type=click.IntRange(1, 512), default=16, show_default=True),
             click.option("--epochs", type=click.IntRange(1, 1000), default=10, show_default=True),
-            click.option("--lr", type=float, default=5e-3, show_default=True),
+            click.option("--lr", type=float, default=1e-2, show_default=True),
             click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True),
             click.option("--seed", type=int, default=0, show_default=True),
             click.option("--threshold", type=float, default=0.5, show_default=True, help="Largest nDCG@10 drop (points) allowed on an earlier domain."),
