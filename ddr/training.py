@@ -66,6 +66,8 @@ def _load_domain_data(reg: Registry, encoder, state, name: str, data: str, progr
     from ddr.retrieval.beir import corpus_fingerprint, load_corpus
     from ddr.trainer.data import QuerySet, train_and_heldout
 
+    if not data:
+        raise UsageError(f"domain {name!r} has no recorded corpus path; run update-domain {name} --data DIR")
     folder = Path(data)
     if not folder.is_dir():
         raise UsageError(f"{data}: the corpus of domain {name!r} is not there (was it moved?)")
