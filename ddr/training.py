@@ -154,9 +154,10 @@ def add_domain(
 
     # 2. the new module, on the query side only
     old = next((mv for mv in state.domains if mv.name == name), None)
-    module = PrefixModule.create(bb, "domain", name, config.prefix_length, seed=config.seed, base=state.general is not None)
-    if old is not None:
-        module.load_state_dict(current.domain_modules[name].state_dict())
+    if old is not None:  # a new version continues from the live one's weights (and its prefix length)
+        module = PrefixModule.load_state(current.domain_modules[name])
+    else:
+        module = PrefixModule.create(bb, "domain", name, config.prefix_length, seed=config.seed, base=state.general is not None)
     trainer_enc = DDREncoder(bb, current.general, [module], config=current.config)
     echo(f"training domain {name!r}: {len(new.train)} queries, held-out {len(new.heldout)}")
     result = train_domain(trainer_enc, module, new.passages, new.doc_ids, new.train, new.heldout, config, progress=echo)

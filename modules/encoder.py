@@ -103,8 +103,9 @@ class DDREncoder(nn.Module):
             torch.stack([m.gates for m in mods]),
         )
 
-    def _full_weights(self, domain_weights: torch.Tensor | None, batch: int) -> torch.Tensor:
-        """(B, M) over [general?, domains...]: general weight 1 unless the row is ``plain``."""
+    def full_weights(self, domain_weights: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """(B, M) weights over the stacked modules [general?, domains...] for ``embed``: the
+        general prefix at 1 (when there is one) followed by the given domain weights."""
         cols = []
         if self.general is not None:
             cols.append(torch.ones(batch, 1))
@@ -178,7 +179,7 @@ class DDREncoder(nn.Module):
         if self.router.config.input == "tokens":
             x = self.token_mean(ids, mask)
         else:
-            x = self.embed(ids, mask, self._full_weights(None, ids.shape[0]))
+            x = self.embed(ids, mask, self.full_weights(None, ids.shape[0]))
         probs = self.router(x.float()).float().cpu()
         # Reorder the router's columns onto the encoder's domain order (a router may know fewer).
         out = torch.zeros(probs.shape[0], len(self.domains))
@@ -227,11 +228,11 @@ class DDREncoder(nn.Module):
         for idx, batch in self._batches(texts, max_length):
             with self._autocast():
                 if routes is None:
-                    emb = self.embed(batch["input_ids"], batch["attention_mask"], self._full_weights(None, len(idx)))
+                    emb = self.embed(batch["input_ids"], batch["attention_mask"], self.full_weights(None, len(idx)))
                 else:
                     rows = [routes[i] for i in idx]
                     dw = self.domain_weights(rows, batch)
-                    full = self._full_weights(dw, len(idx))
+                    full = self.full_weights(dw, len(idx))
                     plain = torch.tensor([r.mode == "plain" for r in rows])
                     full[plain] = 0.0
                     emb = self.embed(batch["input_ids"], batch["attention_mask"], full, with_domains=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import random
 
-import pytest
 from registry_fixtures import BACKBONE, artifact, db_url  # noqa: F401  (fixture)
 
 from ddr.registry import ConflictError, Registry

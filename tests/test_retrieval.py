@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import WORDS, make_backbone, sentence
+from conftest import make_backbone, sentence
 from test_beir import write_collection
 
 from ddr.cli import main

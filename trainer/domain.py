@@ -93,7 +93,7 @@ def train_domain(
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     passages = passages.float()
     route = f"prior:{module.name}"
-    weights_row = encoder._full_weights(torch.tensor([[1.0 if n == module.name else 0.0 for n in encoder.domains]]), 1)
+    weights_row = encoder.full_weights(torch.tensor([[1.0 if n == module.name else 0.0 for n in encoder.domains]]), 1)
 
     def heldout_score() -> float:
         q = encoder.encode_queries(heldout.texts, route=route)

@@ -85,7 +85,7 @@ def train_general(
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=0.0)
     result = GeneralResult(module)
-    for epoch in range(config.epochs):
+    for _ in range(config.epochs):
         order = torch.randperm(len(triples), generator=gen).tolist()
         for start in range(0, len(order), config.batch_size):
             batch = [triples[i] for i in order[start : start + config.batch_size]]

@@ -54,7 +54,7 @@ def fit_router(
         torch.manual_seed(seed)
         opt = torch.optim.Adam([router.weight, router.bias], lr=lr, weight_decay=weight_decay)
         x = (reps - router.center) / (reps - router.center).norm(dim=-1).mean()
-        for epoch in range(epochs):
+        for _ in range(epochs):
             opt.zero_grad()
             loss = F.cross_entropy(F.linear(x, router.weight, router.bias), labels, weight=class_weight)
             loss.backward()
