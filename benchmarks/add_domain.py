@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_DATA, machine, write  # noqa: E402
+from common import DEFAULT_DATA, machine, write
 
 
 def split_scores(encode_q, passages, doc_ids, test, train_docs) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_DATA, alternate, machine, ratio, write  # noqa: E402
+from common import DEFAULT_DATA, alternate, machine, ratio, write
 
 
 def read_jsonl(path: Path, limit: int) -> list[dict]:

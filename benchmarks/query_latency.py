@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_DATA, alternate, machine, ratio, write  # noqa: E402
-from encoder_throughput import build_encoders  # noqa: E402
+from common import DEFAULT_DATA, alternate, machine, ratio, write
+from encoder_throughput import build_encoders
 
 
 def write_slice(src: Path, dest: Path, n: int) -> Path:
@@ -90,12 +90,12 @@ def main() -> None:
 
         # 2. latency against the full index
         coll = load_collection(args.data / args.collection, "test")
-        doc_ids, doc_texts = coll.passage_texts()
+        doc_ids, _doc_texts = coll.passage_texts()
         start = time.perf_counter()
         record, _ = build_index(reg, str(args.data / args.collection), name="full", progress=False)
         full_build_s = time.perf_counter() - start
         loaded = faiss_index.load(reg.export_index(record, tmp / "ix"))
-        qids, qtexts = coll.judged_queries()
+        _qids, qtexts = coll.judged_queries()
         lat = {"plain": [], "ddr_topk": []}
         for i, q in enumerate(qtexts):
             order = [("plain", plain, "plain"), ("ddr_topk", routed, "topk")]

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_DATA, machine, write  # noqa: E402
+from common import DEFAULT_DATA, machine, write
 
 
 def query_texts(folder: Path, split: str) -> list[str]:

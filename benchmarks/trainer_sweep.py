@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_DATA, machine, write  # noqa: E402
+from common import DEFAULT_DATA, machine, write
 
 # Explicit configs (not "the default"), so a rerun after a default changes means the same thing.
 VARIANTS = {

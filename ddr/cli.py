@@ -41,6 +41,14 @@ def main(ctx: click.Context, home: str | None, db_url: str | None, verbose: int)
     ctx.obj = Ctx(home, db_url)
 
 
-from ddr import cli_registry as _cli_registry  # noqa: E402,F401  (registers the registry commands)
-from ddr import cli_retrieval as _cli_retrieval  # noqa: E402,F401  (index, search, evaluate)
-from ddr import cli_train as _cli_train  # noqa: E402,F401  (add-domain, update-domain, retrain-router)
+from ddr import cli_hub as _cli_hub  # noqa: F401  (push, pull)
+from ddr import cli_registry as _cli_registry  # noqa: F401  (registers the registry commands)
+from ddr import cli_retrieval as _cli_retrieval  # noqa: F401  (index, search, evaluate)
+from ddr import cli_train as _cli_train  # noqa: F401  (add-domain, update-domain, retrain-router)
+
+if __name__ == "__main__":
+    # ``python -m ddr.cli``: this file runs as ``__main__``, but the subcommand modules register on
+    # ``ddr.cli.main`` (a second copy of this module, imported above through them), so run that one.
+    from ddr.cli import main as _registered
+
+    _registered(prog_name="ddr-registry")

@@ -69,7 +69,8 @@ def index_list(ctx: Ctx, as_json: bool) -> None:
 def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k, backbone, as_json) -> None:
     """Search an index with the live routed encoder."""
     from ddr.errors import UsageError
-    from ddr.indexing import results_json, search as do_search
+    from ddr.indexing import results_json
+    from ddr.indexing import search as do_search
 
     if bool(query) == bool(queries_file):
         raise click.UsageError("give either QUERY or --queries FILE")
@@ -111,7 +112,9 @@ def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k
 @pass_ctx
 def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtype, backbone, as_json, plot, quiet) -> None:
     """NDCG@10, Recall@100 and MRR@10 of DDR against BM25 and the plain backbone, side by side."""
-    from ddr.evaluation import evaluate as run, parse_baselines, plot as draw, table
+    from ddr.evaluation import evaluate as run
+    from ddr.evaluation import parse_baselines, table
+    from ddr.evaluation import plot as draw
 
     result = run(
         ctx.registry, data, split, route, domains, parse_baselines(baselines), collections, dtype, backbone, progress=not quiet

@@ -57,7 +57,6 @@ def evaluate(
     ``encoders`` = (live encoder, plain encoder) replaces loading them from the registry (tests
     pass encoders whose scores can be computed by hand).
     """
-    from ddr.modules import DDREncoder
     from ddr.retrieval.beir import collection_dirs, corpus_fingerprint, load_collection
     from ddr.retrieval.bm25 import bm25_run
     from ddr.retrieval.metrics import evaluate as score
@@ -74,6 +73,9 @@ def evaluate(
     loaded = [load_collection(d, split) for d in dirs]  # all data checked before any encoding
     state = live.resolve(reg)
     if encoders is None:
+        # torch: imported only once the data has passed its checks
+        from ddr.modules import DDREncoder
+
         encoder = live.load_encoder(reg, state, backbone, dtype)
         encoders = (encoder, DDREncoder(encoder.backbone, config=encoder.config))
     encoder, plain_encoder = encoders

@@ -8,13 +8,14 @@ domains to be retrained against (``update-domain``), never swapped under them si
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from ddr.errors import UsageError
+from ddr.errors import DataError, UsageError
 from ddr.registry import ModuleVersion, Registry
 from ddr.registry.aliases import set_alias
 
@@ -54,26 +55,31 @@ def train_general(
     from ddr.retrieval.beir import corpus_fingerprint, load_corpus
     from ddr.trainer.data import train_and_heldout
     from ddr.trainer.domain import rank_and_score
-    from ddr.trainer.general import GeneralTrainConfig, mine_triples, train_general as fit
+    from ddr.trainer.general import GeneralTrainConfig, mine_triples
+    from ddr.trainer.general import train_general as fit
 
     if not data:
         raise UsageError("give at least one --data collection")
     config = config or GeneralTrainConfig()
     echo = echo or (lambda _m: None)
+    for folder in data:
+        if not Path(folder).is_dir():
+            raise DataError(f"{folder}: no such data directory")
+    # every collection's corpus, queries and qrels are read (and checked) before anything is encoded
+    loaded = [(folder, load_corpus(Path(folder)), *train_and_heldout(folder)[:2]) for folder in data]
     state = live.resolve(reg)
     current = live.load_encoder(reg, state, backbone, with_domains=False)
     sets, triples = [], []
-    for i, folder in enumerate(data):
-        corpus = load_corpus(Path(folder))
+    for i, (folder, corpus, train, heldout) in enumerate(loaded):
         doc_ids = list(corpus)
         texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
-        emb, _ = passage_embeddings(reg, current, state, corpus_fingerprint(corpus), texts, progress)
-        train, heldout, _ = train_and_heldout(folder)
+        fp = corpus_fingerprint(corpus)
+        emb, _ = passage_embeddings(reg, current, state, fp, texts, progress)
         index = {d: j for j, d in enumerate(doc_ids)}
         q_emb = current.encode_queries(train.texts, route="none")
         positives = [[index[d] for d in train.qrels[q] if d in index] for q in train.ids]
         triples += mine_triples(train.texts, positives, texts, torch.from_numpy(emb), q_emb, config, config.seed + i)
-        sets.append((Path(folder).name, doc_ids, texts, torch.from_numpy(emb), heldout))
+        sets.append((Path(folder).name, doc_ids, texts, torch.from_numpy(emb), heldout, fp))
     if not triples:
         raise UsageError("no training queries with judged passages in the given collections")
 
@@ -87,9 +93,13 @@ def train_general(
 
     report = GeneralReport(steps=result.steps)
     candidate = DDREncoder(current.backbone, result.module, config=current.config)
-    for name, doc_ids, texts, before_p, heldout in sets:
+    with tempfile.TemporaryDirectory(prefix="ddr-general-") as tmp:
+        # the candidate's passages go through the cache under its content key, so once it is
+        # registered and live, add-domain and index build find them encoded already
+        key = live.folder_key(result.module.save(Path(tmp) / "module"))
+    for name, doc_ids, texts, before_p, heldout, fp in sets:
         before = rank_and_score(current.encode_queries(heldout.texts, route="none"), before_p, doc_ids, heldout)
-        after_p = candidate.encode_passages(texts, show_progress=progress)
+        after_p = torch.from_numpy(passage_embeddings(reg, candidate, key, fp, texts, progress)[0])
         after = rank_and_score(candidate.encode_queries(heldout.texts, route="none"), after_p, doc_ids, heldout)
         report.rows.append({"collection": name, "before": before, "after": after, "delta": 100 * (after - before)})
         if 100 * (before - after) > threshold:

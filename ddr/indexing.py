@@ -25,15 +25,18 @@ class StaleIndexError(DdrError, RuntimeError):
     """The index was built under another general prefix or backbone than the live one."""
 
 
-def passage_embeddings(reg: Registry, encoder, state: live.ActiveState, corpus_fp: str, texts: list[str], progress: bool):
-    """Cached passage embeddings under the live general prefix (encoded only where missing)."""
+def passage_embeddings(reg: Registry, encoder, state: live.ActiveState | str, corpus_fp: str, texts: list[str], progress: bool):
+    """Cached passage embeddings under the live general prefix (encoded only where missing).
+
+    ``state`` is the live state, or the general key (:func:`ddr.active.folder_key`) of a candidate.
+    """
     from tqdm.auto import tqdm
 
     from ddr.retrieval.cache import EmbeddingCache, cache_key
 
     key = cache_key(
         backbone=encoder.backbone.spec.weights_sha256,
-        general=state.general_key,
+        general=state if isinstance(state, str) else state.general_key,
         corpus=corpus_fp,
         max_length=encoder.config.passage_max_length,
         dtype=encoder.config.dtype,

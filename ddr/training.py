@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ddr.errors import UsageError
+from ddr.errors import DataError, UsageError
 from ddr.registry import ModuleVersion, Registry
 from ddr.registry.aliases import set_alias
 from ddr.registry.store import ModuleSpec
@@ -70,16 +70,19 @@ def _load_domain_data(reg: Registry, encoder, state, name: str, data: str, progr
         raise UsageError(f"domain {name!r} has no recorded corpus path; run update-domain {name} --data DIR")
     folder = Path(data)
     if not folder.is_dir():
+        if replay is None:  # the data given on the command line
+            raise DataError(f"{data}: no such data directory")
         raise UsageError(f"{data}: the corpus of domain {name!r} is not there (was it moved?)")
     corpus = load_corpus(folder)
-    texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
-    fp = corpus_fingerprint(corpus)
-    emb, encoded = passage_embeddings(reg, encoder, state, fp, texts, progress)
+    # Queries and qrels are checked before anything is encoded: bad data leaves the cache untouched.
     if replay is None:
         train, heldout, source = train_and_heldout(folder)
     else:
         train, heldout = QuerySet.from_dict(replay["train"]), QuerySet.from_dict(replay["heldout"])
         source = replay.get("heldout_source", "")
+    texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
+    fp = corpus_fingerprint(corpus)
+    emb, encoded = passage_embeddings(reg, encoder, state, fp, texts, progress)
     return DomainData(name, list(corpus), torch.from_numpy(emb), train, heldout, encoded, fp, source)
 
 

@@ -122,9 +122,19 @@ class DDREncoder(nn.Module):
             params += list(self.router.parameters())
         return params
 
+    def token_limit(self, max_length: int) -> int:
+        """``max_length`` capped at the backbone's position embeddings (a longer input would crash it)."""
+        cfg = self.model.config
+        positions = getattr(cfg, "max_position_embeddings", None)
+        if not positions:
+            return max_length
+        offset = 2 if getattr(cfg, "model_type", "") in ("roberta", "xlm-roberta", "camembert") else 0  # positions start at 2
+        return max(1, min(max_length, positions - offset))
+
     def tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
         """One padded batch on the backbone's device."""
         device = next(self.model.parameters()).device
+        max_length = self.token_limit(max_length)
         batch = self.backbone.tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
         return {k: batch[k].to(device) for k in ("input_ids", "attention_mask")}
 
@@ -245,7 +255,7 @@ class DDREncoder(nn.Module):
     def _batches(self, texts: list[str], max_length: int) -> Iterator[tuple[torch.Tensor, dict]]:
         """Length-sorted batches (longest first) so padding stays small; yields original indices."""
         tok = self.backbone.tokenizer
-        enc = tok(texts, truncation=True, max_length=max_length, padding=False)
+        enc = tok(texts, truncation=True, max_length=self.token_limit(max_length), padding=False)
         order = sorted(range(len(texts)), key=lambda i: -len(enc["input_ids"][i]))
         device = next(self.model.parameters()).device
         size = self.config.batch_size

@@ -52,11 +52,11 @@ class BlobStore:
         self.tmp = self.root / "tmp"
 
     def ensure(self) -> None:
-        try:
-            self.blobs.mkdir(parents=True, exist_ok=True)
-            self.tmp.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RegistryIOError(f"cannot create registry home {self.root}: {exc.strerror}") from None
+        for folder in (self.blobs, self.tmp):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # name the folder that failed: the home itself, or a file in the way
+                raise RegistryIOError(f"cannot create {folder} in registry home {self.root}: {exc.strerror}") from None
 
     def path(self, sha256: str) -> Path:
         return self.blobs / sha256[:2] / sha256

@@ -56,9 +56,8 @@ def make_engine(url: str) -> Engine:
 def transaction(engine: Engine, write: bool = False) -> Iterator[Session]:
     """A session in one transaction; committed on success, rolled back on any error."""
     bind = engine.execution_options(ddr_write=True) if write else engine
-    with Session(bind=bind, expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+    with Session(bind=bind, expire_on_commit=False) as session, session.begin():
+        yield session
 
 
 def lock_scope(session: Session, scope: str) -> None:

@@ -65,7 +65,7 @@ def _jsonl(path: Path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: malformed JSON ({exc.msg})") from None
+            raise DataError(f"{path}:{number}: malformed JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("_id"), (str, int)):
             raise DataError(f"{path}:{number}: expected an object with an '_id'")
         for f in fields:

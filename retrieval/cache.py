@@ -9,6 +9,7 @@ resumes from the last whole shard.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -36,11 +37,27 @@ class EmbeddingCache:
         self, texts: Sequence[str], encode: Callable[[Sequence[str]], np.ndarray], progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
         """Embeddings of ``texts`` in order, encoding only the shards not on disk yet."""
+        try:
+            return self._get_or_encode(texts, encode, progress)
+        except OSError as exc:  # unwritable or full home: one line, not a traceback
+            from ddr.registry.errors import RegistryIOError
+
+            why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            raise RegistryIOError(f"cannot write the embedding cache {self.folder}: {why}") from None
+
+    def _get_or_encode(self, texts, encode, progress) -> np.ndarray:
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = self.folder / "meta.json"
-        if meta.exists() and json.loads(meta.read_text()).get("count") != len(texts):
+        try:
+            recorded = json.loads(meta.read_text()).get("count")
+        except (FileNotFoundError, ValueError, AttributeError):
+            recorded = None  # absent, or cut short by a crash: rewritten below
+        if recorded is not None and recorded != len(texts):
             raise ValueError(f"embedding cache {self.folder} holds a different number of passages")
-        meta.write_text(json.dumps({"count": len(texts), "shard": SHARD}))
+        if recorded is None:
+            tmp_meta = meta.with_suffix(f".{os.getpid()}.tmp")
+            tmp_meta.write_text(json.dumps({"count": len(texts), "shard": SHARD}))
+            os.replace(tmp_meta, meta)
         parts = []
         for n, start in enumerate(range(0, len(texts), SHARD)):
             path = self.folder / f"shard-{n:05d}.npy"
@@ -52,7 +69,7 @@ class EmbeddingCache:
             else:
                 emb = np.ascontiguousarray(encode(chunk), dtype=np.float32)
                 self.encoded += len(chunk)
-                tmp = path.with_suffix(".tmp")
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: two builds never share one
                 with open(tmp, "wb") as fh:
                     np.save(fh, emb, allow_pickle=False)
                     fh.flush()

@@ -1,4 +1,4 @@
-"""CLI contract: --version, --help on every command, no torch on the help path, one-line errors."""
+"""CLI contract: --version, --help on every command, no torch on the help path (bad input: test_bad_input.py)."""
 
 from __future__ import annotations
 
@@ -40,16 +40,17 @@ def test_help_does_not_import_torch():
     assert out.strip().splitlines()[-1] == "False False"
 
 
-def test_bad_data_dir_is_one_line_exit_1(tmp_path):
-    from ddr.registry import Registry
-
-    Registry.init(tmp_path / "home")
-    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "evaluate", "--data", str(tmp_path / "nope")])
-    assert result.exit_code == 1
-    assert result.output.strip().count("\n") == 0
-    assert "no such data directory" in result.output
-
-
 def test_unknown_option_is_usage_exit_2():
     result = CliRunner().invoke(main, ["evaluate", "--bogus"])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("module", ["ddr", "ddr.cli"])
+def test_python_dash_m_runs_the_cli(module):
+    """``python -m ddr`` and ``python -m ddr.cli`` print the full usage (every subcommand registered)."""
+    result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("Usage: ddr-registry [OPTIONS] COMMAND [ARGS]..."), result.stdout
+    for command in ("push", "pull", "add-domain", "verify"):
+        assert f"  {command} " in result.stdout, result.stdout
+    assert "Traceback" not in result.stderr and "RuntimeWarning" not in result.stderr, result.stderr

@@ -27,6 +27,7 @@ def test_wheel_ships_all_packages(tmp_path):
         "ddr/registry/store.py",
         "ddr/trainer/router.py",
         "ddr/retrieval/beir.py",
+        "ddr/hub/pull.py",
         "ddr/migrations/env.py",
         "ddr/migrations/versions/0001_initial.py",
     ):

@@ -33,7 +33,7 @@ def test_versions_are_allocated_and_immutable(reg, tmp_path):
     assert got.files == v1.files and got.description == "claims"
     assert {f.name for f in got.files} == {"model.safetensors", "config.json"}
     # The database itself refuses a second row with the same version.
-    with pytest.raises(Exception), reg.engine.begin() as conn:  # noqa: B017, PT011
+    with pytest.raises(Exception), reg.engine.begin() as conn:  # noqa: B017
         conn.execute(text("INSERT INTO module_version (module_id, version, backbone_id, config, data_fingerprint, metrics, created_at, created_by) SELECT module_id, version, backbone_id, config, data_fingerprint, metrics, created_at, created_by FROM module_version WHERE version = 1"))
     assert [m.version for m in reg.module_versions()] == [1, 2]
 

@@ -95,13 +95,6 @@ def test_gc_and_db(home):
     assert run(home, "db", "bogus").exit_code == 2
 
 
-def test_unwritable_home_is_one_line(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
-    result = run(blocker / "home", "init")
-    assert one_line_error(result), result.output
-
-
 def test_list_does_not_import_torch(home):
     code = (
         "import sys\nfrom ddr.cli import main\n"

@@ -55,7 +55,7 @@ def test_index_round_trip_keeps_ids(tmp_path):
     ids = [f"doc-{i}" for i in range(50)]
     folder = faiss_index.save(faiss_index.build(emb, "flat"), ids, ["t"] * 50, tmp_path / "ix")
     loaded = faiss_index.load(folder)
-    scores, hits = loaded.search(emb[[7, 21]], 1)
+    _scores, hits = loaded.search(emb[[7, 21]], 1)
     assert hits == [["doc-7"], ["doc-21"]]
     hnsw = faiss_index.LoadedIndex(faiss_index.build(emb, "hnsw"), ids, [])
     assert hnsw.search(emb[[3]], 1)[1] == [["doc-3"]]
@@ -167,7 +167,7 @@ def test_metrics_with_counting_encoder(reg, tmp_path):
 
 def test_cli_index_search_evaluate(tmp_path, collection, tiny_path):
     home = tmp_path / "clihome"
-    run = lambda *a: CliRunner().invoke(main, ["--home", str(home), *a])  # noqa: E731
+    run = lambda *a: CliRunner().invoke(main, ["--home", str(home), *a])
     assert run("init").exit_code == 0
     result = run("index", "build", "--data", str(collection), "--backbone", tiny_path, "--quiet")
     assert result.exit_code == 0, result.output

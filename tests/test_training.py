@@ -153,7 +153,7 @@ def test_training_is_deterministic(reg, tmp_path, domains, tiny_path):  # noqa: 
     a = training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
     other = Registry.init(tmp_path / "other")
     b = training.add_domain(other, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
-    weights = lambda r, mv: next(f.sha256 for f in mv.files if f.name == "model.safetensors")  # noqa: E731
+    weights = lambda r, mv: next(f.sha256 for f in mv.files if f.name == "model.safetensors")
     assert weights(reg, a.module) == weights(other, b.module)
     assert a.module.metrics["heldout_curve"] == b.module.metrics["heldout_curve"]
 
@@ -161,7 +161,7 @@ def test_training_is_deterministic(reg, tmp_path, domains, tiny_path):  # noqa: 
 def test_cli_add_domain(tmp_path, domains, tiny_path):  # noqa: F811
     alpha, _ = domains
     home = tmp_path / "clihome"
-    run = lambda *a: CliRunner().invoke(main, ["--home", str(home), *a])  # noqa: E731
+    run = lambda *a: CliRunner().invoke(main, ["--home", str(home), *a])
     run("init")
     result = run("add-domain", "alpha", "--data", str(alpha), "--backbone", tiny_path, "--epochs", "2", "--prefix-length", "4", "--quiet", "--force")
     assert result.exit_code == 0, result.output
@@ -185,7 +185,10 @@ def test_train_general(reg, domains, tiny_path, captured):  # noqa: F811
     for enc, before in captured:
         assert weights_sha256(enc.backbone.model) == before
     # Domains trained on top of it; a second general version is then registered but never swapped in.
-    training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
+    # train-general encoded the candidate's passages under its content key: adding a domain now
+    # finds them cached (encodes nothing), and the live key equals the one computed before registering
+    added = training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
+    assert added.passages_encoded == 0
     assert reg.router_version("router@production").general_version == 1
     second = train_general(reg, [str(alpha)], cfg, force=True, backbone=tiny_path, progress=False)
     assert second.module.version == 2 and second.module.parent_version == 1 and not second.activated

@@ -1,0 +1,57 @@
+"""Hub sync commands: push and pull (huggingface_hub is imported only when one of them runs)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ddr.cli import main
+from ddr.cli_registry import Ctx, pass_ctx
+
+MAX_FILE_SIZE = 2**31 - 1  # ddr.hub.manifest.MAX_FILE_SIZE, repeated so --help imports nothing
+
+
+def _quiet_unless_terminal() -> None:
+    """huggingface_hub's per-file progress bars only when a person watches (never in logs or CI)."""
+    if not sys.stderr.isatty():
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+
+
+@main.command()
+@click.option("--repo", required=True, help="Hub repository ORG/NAME (created if missing).")
+@click.option("--router", "router", default=None, help="Push this router version and everything it uses (default router@production).")
+@click.option("--all", "everything", is_flag=True, help="Push every module and router version.")
+@click.option("--private", is_flag=True, help="Create the repository as private (when it does not exist yet).")
+@click.option("--revision", default="main", show_default=True, help="Branch to commit to.")
+@pass_ctx
+def push(ctx: Ctx, repo: str, router: str | None, everything: bool, private: bool, revision: str) -> None:
+    """Publish versions to the Hugging Face Hub: files, manifest.json and a model card in one commit."""
+    if router and everything:
+        raise click.UsageError("--router and --all exclude each other")
+    from ddr.hub import push as push_
+
+    _quiet_unless_terminal()
+    report = push_(ctx.registry, repo, router or "router@production", everything, private, revision)
+    for line in report.lines():
+        click.echo(line)
+
+
+@main.command()
+@click.option("--repo", required=True, help="Hub repository ORG/NAME.")
+@click.option("--revision", default="main", show_default=True, help="Branch, tag (e.g. router-v3) or commit sha.")
+@click.option(
+    "--max-file-size", type=click.IntRange(0, MAX_FILE_SIZE), default=MAX_FILE_SIZE, show_default=True,
+    envvar="DDR_HUB_MAX_FILE_SIZE", help="Refuse any file the manifest declares larger than this many bytes.",
+)
+@pass_ctx
+def pull(ctx: Ctx, repo: str, revision: str, max_file_size: int) -> None:
+    """Import a Hub repository's versions (verified against manifest.json) into this registry."""
+    from ddr.hub import pull as pull_
+
+    _quiet_unless_terminal()
+    report = pull_(ctx.registry, repo, revision, max_file_size)
+    for line in report.lines():
+        click.echo(line)
