@@ -2,7 +2,9 @@
 
 ``none``   general prefix only;
 ``prior``  the caller names the domain(s), optionally with weights;
-``topk``   the router's k best domains, weights renormalised to sum to 1 (default k=2);
+``topk``   the router's k best domains, weights renormalised to sum to 1 (default k=1: on held-out
+           queries top-2 and soft mixing lost up to 1.5-3.9 points against prior where top-1 lost
+           0.1-1.5; benchmarks/routing_sweep.py);
 ``soft``   the router's full distribution;
 ``plain``  the bare backbone, no prefix at all (the baseline every claim is measured against).
 """
@@ -26,7 +28,7 @@ class Route:
 
     mode: str = "none"
     domains: tuple[tuple[str, float], ...] = field(default=())
-    k: int = 2
+    k: int = 1
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -61,7 +63,7 @@ class Route:
         head, _, rest = spec.partition(":")
         if head == "topk":
             try:
-                return cls("topk", k=int(rest) if rest else 2)
+                return cls("topk", k=int(rest) if rest else 1)
             except ValueError:
                 raise RoutingError(f"bad top-k route {spec!r}; use topk or topk:K") from None
         if head == "prior":

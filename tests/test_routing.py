@@ -15,7 +15,7 @@ from ddr.modules.routing import topk_weights
 
 def test_parse_routes():
     assert Route.parse("none") == Route("none")
-    assert Route.parse("topk") == Route("topk", k=2)
+    assert Route.parse("topk") == Route("topk", k=1)
     assert Route.parse("topk:3").k == 3
     assert Route.parse("prior:a").domains == (("a", 1.0),)
     assert Route.parse("prior:a,b").domains == (("a", 0.5), ("b", 0.5))
@@ -47,13 +47,14 @@ def test_soft_and_topk_weights(routed, texts):
     _, soft = routed.encode_queries(texts, route="soft", return_weights=True)
     assert torch.allclose(soft.sum(-1), torch.ones(len(texts)), atol=1e-5)
     assert (soft > 0).all()
-    _, top = routed.encode_queries(texts, route="topk", return_weights=True)
+    _, top = routed.encode_queries(texts, route="topk:2", return_weights=True)
     assert ((top > 0).sum(-1) == 2).all()
     assert torch.allclose(top.sum(-1), torch.ones(len(texts)), atol=1e-5)
     # top-k keeps the router's best domains
     assert torch.equal(top.argmax(-1), soft.argmax(-1))
-    _, top1 = routed.encode_queries(texts, route="topk:1", return_weights=True)
+    _, top1 = routed.encode_queries(texts, route="topk", return_weights=True)  # default k=1
     assert torch.equal(top1.max(-1).values, torch.ones(len(texts)))
+    assert ((top1 > 0).sum(-1) == 1).all()
 
 
 def test_router_abstains_when_unsure(tiny_backbone, texts):
