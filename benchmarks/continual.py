@@ -117,6 +117,7 @@ def finetune_query_encoder(backbone, c, passages, epochs: int, lr: float = 2e-5,
     InfoNCE over the whole corpus as the domain trainer, best epoch on the same held-out queries."""
     from ddr.modules import DDREncoder
     from ddr.trainer.domain import rank_and_score
+    from ddr.trainer.losses import multi_positive_info_nce
 
     model = copy.deepcopy(backbone.model)
     enc = DDREncoder(type(backbone)(model, backbone.tokenizer, backbone.pooling, backbone.spec))
@@ -142,11 +143,7 @@ def finetune_query_encoder(backbone, c, passages, epochs: int, lr: float = 2e-5,
             idx = order[s : s + batch]
             b = backbone.tokenizer([c.train.texts[i] for i in idx], truncation=True, max_length=256, padding=True, return_tensors="pt")
             q = backbone.pooling(model(**b).last_hidden_state, b["attention_mask"])
-            logits = q @ passages.T / temperature
-            mask = torch.zeros_like(logits, dtype=torch.bool)
-            for r, i in enumerate(idx):
-                mask[r, positives[i]] = True
-            loss = (torch.logsumexp(logits, -1) - torch.logsumexp(logits.masked_fill(~mask, float("-inf")), -1)).mean()
+            loss = multi_positive_info_nce(q, passages, [positives[i] for i in idx], temperature)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -51,3 +51,17 @@ def test_weights_hash_detects_change(tiny_backbone):
         with torch.no_grad():
             p[0].sub_(1.0)
     assert weights_sha256(tiny_backbone.model) == h
+
+
+def test_multi_positive_info_nce():
+    from ddr.trainer.losses import info_nce, multi_positive_info_nce
+
+    torch.manual_seed(0)
+    q, p = torch.randn(3, 8), torch.randn(10, 8)
+    # one positive per query: plain InfoNCE (cross-entropy on that column)
+    single = multi_positive_info_nce(q, p, [[1], [4], [7]], 0.1)
+    assert torch.allclose(single, info_nce(q, p, torch.tensor([1, 4, 7]), 0.1))
+    # by hand for a row with two positives: -log(sum of their softmax mass)
+    logits = q @ p.T / 0.1
+    expected = -torch.log(logits[0].softmax(-1)[[2, 5]].sum())
+    assert torch.allclose(multi_positive_info_nce(q[:1], p, [[2, 5]], 0.1), expected)

@@ -20,6 +20,7 @@ import torch
 from ddr.modules import DDREncoder, PrefixModule
 
 from .data import QuerySet
+from .losses import multi_positive_info_nce
 
 logger = logging.getLogger(__name__)
 
@@ -108,12 +109,8 @@ def train_domain(
             rows = order[start : start + config.batch_size]
             batch = encoder.tokenize([train.texts[i] for i in rows], config.query_max_length)
             q = encoder.embed(batch["input_ids"], batch["attention_mask"], weights_row.expand(len(rows), -1), with_domains=True)
-            logits = q @ passages.T / config.temperature
-            mask = torch.zeros_like(logits, dtype=torch.bool)
-            for r, i in enumerate(rows):
-                mask[r, positives[i]] = True
             # Multi-positive InfoNCE over the whole corpus: every judged passage of the query is a positive.
-            loss = (torch.logsumexp(logits, -1) - torch.logsumexp(logits.masked_fill(~mask, float("-inf")), -1)).mean()
+            loss = multi_positive_info_nce(q, passages, [positives[i] for i in rows], config.temperature)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

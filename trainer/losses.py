@@ -16,6 +16,16 @@ def info_nce(queries: torch.Tensor, passages: torch.Tensor, positives: torch.Ten
     return F.cross_entropy(logits, positives)
 
 
+def multi_positive_info_nce(queries: torch.Tensor, passages: torch.Tensor, positives: list[list[int]], temperature: float = 0.05) -> torch.Tensor:
+    """InfoNCE where every judged passage of a query is a positive: ``positives[i]`` lists query i's
+    positive columns of ``passages`` (typically a whole cached corpus, every other row a negative)."""
+    logits = queries @ passages.T / temperature
+    mask = torch.zeros_like(logits, dtype=torch.bool)
+    for r, cols in enumerate(positives):
+        mask[r, cols] = True
+    return (torch.logsumexp(logits, -1) - torch.logsumexp(logits.masked_fill(~mask, float("-inf")), -1)).mean()
+
+
 def router_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The router is trained as a domain classifier (cross-entropy on the true domain).
 
