@@ -112,7 +112,7 @@ def main() -> None:
         from ddr.retrieval.beir import corpus_fingerprint
 
         # add-domain cached the plain (identity-general) passages: reuse them, do not re-encode
-        emb, encoded = passage_embeddings(reg, plain, live.ActiveState(None, None), corpus_fingerprint(coll.corpus), doc_texts, False)
+        emb, encoded = passage_embeddings(reg, plain, live.IDENTITY, corpus_fingerprint(coll.corpus), doc_texts, False)
         assert encoded == 0
         passages = torch.from_numpy(emb)
         doc_index = {d: i for i, d in enumerate(doc_ids)}

@@ -53,7 +53,7 @@ def main() -> None:
     doc_ids, texts = coll.passage_texts()
     backbone = load_backbone()
     plain = DDREncoder(backbone)
-    emb, _ = passage_embeddings(reg, plain, live.ActiveState(None, None), corpus_fingerprint(coll.corpus), texts, False)
+    emb, _ = passage_embeddings(reg, plain, live.IDENTITY, corpus_fingerprint(coll.corpus), texts, False)
     passages = torch.from_numpy(emb)
     train, heldout, source = train_and_heldout(folder)
     qids, qtexts = coll.judged_queries()

@@ -90,7 +90,7 @@ def evaluate(
             if b.startswith("bm25"):
                 label = "BM25" if b == "bm25" else "BM25 (no stem)"
                 systems[label] = score(coll.qrels, bm25_run(doc_ids, doc_texts, qids, qtexts, stem=b == "bm25"))
-        plain_p, encoded = passage_embeddings(reg, plain_encoder, live.ActiveState(None, None), fp, doc_texts, progress)
+        plain_p, encoded = passage_embeddings(reg, plain_encoder, live.IDENTITY, fp, doc_texts, progress)
         if "plain" in baselines:
             plain_q = plain_encoder.encode_queries(qtexts, route="plain").numpy()
             systems["plain"] = score(coll.qrels, _dense_run(plain_p, doc_ids, plain_q, qids))
@@ -100,7 +100,7 @@ def evaluate(
         else:
             ddr_p = plain_p
             if state.general is not None:
-                ddr_p, more = passage_embeddings(reg, encoder, state, fp, doc_texts, progress)
+                ddr_p, more = passage_embeddings(reg, encoder, state.general_key, fp, doc_texts, progress)
                 encoded += more
             for r in routes:
                 chosen = _route_for(r, domains, state, fp, coll.name, out["notes"], encoder.router is not None)

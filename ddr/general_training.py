@@ -74,7 +74,7 @@ def train_general(
         doc_ids = list(corpus)
         texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
         fp = corpus_fingerprint(corpus)
-        emb, _ = passage_embeddings(reg, current, state, fp, texts, progress)
+        emb, _ = passage_embeddings(reg, current, state.general_key, fp, texts, progress)
         index = {d: j for j, d in enumerate(doc_ids)}
         q_emb = current.encode_queries(train.texts, route="none")
         positives = [[index[d] for d in train.qrels[q] if d in index] for q in train.ids]

@@ -25,10 +25,11 @@ class StaleIndexError(DdrError, RuntimeError):
     """The index was built under another general prefix or backbone than the live one."""
 
 
-def passage_embeddings(reg: Registry, encoder, state: live.ActiveState | str, corpus_fp: str, texts: list[str], progress: bool):
-    """Cached passage embeddings under the live general prefix (encoded only where missing).
+def passage_embeddings(reg: Registry, encoder, general_key: str, corpus_fp: str, texts: list[str], progress: bool):
+    """Cached passage embeddings under one general prefix (encoded only where missing).
 
-    ``state`` is the live state, or the general key (:func:`ddr.active.folder_key`) of a candidate.
+    ``general_key`` names that prefix: ``state.general_key`` of the live state, :data:`ddr.active.IDENTITY`
+    for the plain backbone, or :func:`ddr.active.folder_key` of a candidate not registered yet.
     """
     from tqdm.auto import tqdm
 
@@ -36,7 +37,7 @@ def passage_embeddings(reg: Registry, encoder, state: live.ActiveState | str, co
 
     key = cache_key(
         backbone=encoder.backbone.spec.weights_sha256,
-        general=state if isinstance(state, str) else state.general_key,
+        general=general_key,
         corpus=corpus_fp,
         max_length=encoder.config.passage_max_length,
         dtype=encoder.config.dtype,
@@ -68,7 +69,7 @@ def build_index(
     encoder = live.load_encoder(reg, state, backbone, dtype, with_domains=False)
     ids = list(corpus)
     texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
-    emb, encoded = passage_embeddings(reg, encoder, state, fp, texts, progress)
+    emb, encoded = passage_embeddings(reg, encoder, state.general_key, fp, texts, progress)
     index = faiss_index.build(emb, kind)
     with tempfile.TemporaryDirectory(prefix="ddr-index-") as tmp:
         folder = faiss_index.save(index, ids, [corpus[i]["title"][:100] for i in ids], Path(tmp) / "index")

@@ -82,7 +82,7 @@ def _load_domain_data(reg: Registry, encoder, state, name: str, data: str, progr
         source = replay.get("heldout_source", "")
     texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
     fp = corpus_fingerprint(corpus)
-    emb, encoded = passage_embeddings(reg, encoder, state, fp, texts, progress)
+    emb, encoded = passage_embeddings(reg, encoder, state.general_key, fp, texts, progress)
     return DomainData(name, list(corpus), torch.from_numpy(emb), train, heldout, encoded, fp, source)
 
 
