@@ -86,9 +86,9 @@ def main() -> None:
     from ddr.modules import DDREncoder, load_backbone
     from ddr.registry import Registry
     from ddr.retrieval.beir import load_collection
+    from ddr.service.domain import add_domain
+    from ddr.trainer.config import DomainTrainConfig
     from ddr.trainer.data import QuerySet, train_and_heldout
-    from ddr.trainer.domain import DomainTrainConfig
-    from ddr.training import add_domain
 
     folder = args.data / args.collection
     tmp = Path(tempfile.mkdtemp(prefix="ddr-bench-"))
@@ -96,7 +96,7 @@ def main() -> None:
         reg = Registry.init(tmp / "home")
         cfg = DomainTrainConfig(epochs=args.epochs)
         t0 = time.perf_counter()
-        report = add_domain(reg, args.collection, str(folder), config=cfg, progress=False, force=True)
+        report = add_domain(reg, args.collection, data=str(folder), config=cfg, progress=False, force=True)
         t_add = time.perf_counter() - t0
 
         coll = load_collection(folder, "test")
@@ -107,12 +107,12 @@ def main() -> None:
         train_docs = {d for q in train.ids for d in train.qrels[q]}
         backbone = load_backbone()
         plain = DDREncoder(backbone)
-        from ddr import active as live
-        from ddr.indexing import passage_embeddings
         from ddr.retrieval.beir import corpus_fingerprint
+        from ddr.service import live
+        from ddr.service.cache import IDENTITY, passage_embeddings
 
         # add-domain cached the plain (identity-general) passages: reuse them, do not re-encode
-        emb, encoded = passage_embeddings(reg, plain, live.IDENTITY, corpus_fingerprint(coll.corpus), doc_texts, False)
+        emb, encoded = passage_embeddings(reg, plain, doc_texts, general_key=IDENTITY, corpus=corpus_fingerprint(coll.corpus), progress=False)
         assert encoded == 0
         passages = torch.from_numpy(emb)
         doc_index = {d: i for i, d in enumerate(doc_ids)}

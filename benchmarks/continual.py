@@ -171,18 +171,17 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="seed the embedding cache from this folder (a kept cache of an earlier run)")
     args = parser.parse_args()
 
-    from ddr import active as live
-    from ddr.general_training import train_general
-    from ddr.indexing import passage_embeddings
     from ddr.modules import DDREncoder
     from ddr.registry import Registry
     from ddr.retrieval.beir import corpus_fingerprint, load_collection
     from ddr.retrieval.bm25 import bm25_run
     from ddr.retrieval.metrics import evaluate as ir_eval
+    from ddr.service import live
+    from ddr.service.cache import IDENTITY, files_key, passage_embeddings
+    from ddr.service.domain import add_domain, fit_router
+    from ddr.service.general import train_general
+    from ddr.trainer.config import DomainTrainConfig, GeneralTrainConfig
     from ddr.trainer.data import train_and_heldout
-    from ddr.trainer.domain import DomainTrainConfig
-    from ddr.trainer.general import GeneralTrainConfig
-    from ddr.training import _fit_router, add_domain
 
     names = [n for n in args.collections.split(",") if n]
     tmp = Path(tempfile.mkdtemp(prefix="ddr-continual-"))
@@ -229,7 +228,7 @@ def main() -> None:
         plain = DDREncoder(backbone)
         plain_passages = {}
         for n, c in C.items():
-            emb, _ = passage_embeddings(reg, plain, live.IDENTITY, c.fp, c.texts, False)
+            emb, _ = passage_embeddings(reg, plain, c.texts, general_key=IDENTITY, corpus=c.fp, progress=False)
             plain_passages[n] = torch.from_numpy(emb)
             c.passages = plain_passages[n]
             table[n]["plain"] = score(plain.encode_queries(c.test.texts, route="plain"), c)
@@ -238,13 +237,13 @@ def main() -> None:
         # 1. train-general ---------------------------------------------------------------------
         t0, e0 = time.perf_counter(), counter.total
         gcfg = GeneralTrainConfig(epochs=args.general_epochs, max_steps=args.general_max_steps)
-        greport = train_general(reg, [str(C[n].folder) for n in names], gcfg, progress=False, echo=print)
+        greport = train_general(reg, [str(C[n].folder) for n in names], config=gcfg, progress=False, echo=print)
         print(greport.table(), flush=True)
         phase("train-general", t0, e0)
-        general_key = live.files_key(greport.module.files)
+        general_key = files_key(greport.module.files)
         general_enc = DDREncoder(backbone, live.load_encoder(reg, live.ActiveState(None, greport.module), with_domains=False).general)
         for n, c in C.items():  # the candidate's passages were cached by train-general: nothing is encoded here
-            emb, _ = passage_embeddings(reg, general_enc, general_key, c.fp, c.texts, False)
+            emb, _ = passage_embeddings(reg, general_enc, c.texts, general_key=general_key, corpus=c.fp, progress=False)
             p = torch.from_numpy(emb)
             c.passages = p
             table[n]["general only"] = score(general_enc.encode_queries(c.test.texts, route="none"), c)
@@ -256,7 +255,7 @@ def main() -> None:
         additions = []
         for k, n in enumerate(names):
             t0, e0 = time.perf_counter(), counter.total
-            rep = add_domain(reg, n, str(C[n].folder), INSTRUCTIONS.get(n, ""), config=DomainTrainConfig(epochs=args.epochs), progress=False)
+            rep = add_domain(reg, n, data=str(C[n].folder), instruction=INSTRUCTIONS.get(n, ""), config=DomainTrainConfig(epochs=args.epochs), progress=False)
             print(rep.table(), flush=True)
             phase(f"add-domain {n}", t0, e0)
             state = live.resolve(reg)
@@ -341,7 +340,7 @@ def main() -> None:
             if not others:
                 continue
             sets = [SimpleNamespace(name=m, train=C[m].train) for m in others]
-            router = _fit_router(enc, sets)
+            router = fit_router(enc, sets)
             loo = DDREncoder(backbone, enc.general, [enc.domain_modules[m] for m in others], router, enc.config)
             c = C[n]
             q, w = loo.encode_queries(c.test.texts, route="topk", return_weights=True)

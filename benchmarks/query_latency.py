@@ -58,13 +58,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    from ddr.indexing import build_index
     from ddr.modules import DDREncoder, load_backbone
-    from ddr.publish import publish_module, publish_router
     from ddr.registry import Registry
     from ddr.registry.aliases import set_alias
     from ddr.retrieval import index as faiss_index
     from ddr.retrieval.beir import load_collection
+    from ddr.service.indexing import build_index
+    from ddr.service.publish import publish_module, publish_router
 
     tmp = Path(tempfile.mkdtemp(prefix="ddr-bench-"))
     try:

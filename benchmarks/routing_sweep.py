@@ -41,12 +41,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None)
     args = parser.parse_args()
 
-    from ddr import active as live
     from ddr.modules import DDREncoder
     from ddr.registry import Registry
+    from ddr.service import domain_data, live
+    from ddr.service.domain import add_domain
     from ddr.trainer.domain import rank_and_score
     from ddr.trainer.router import fit_router
-    from ddr.training import _load_domain_data, add_domain
 
     tmp = Path(tempfile.mkdtemp(prefix="ddr-routing-"))
     t0 = time.perf_counter()
@@ -55,10 +55,10 @@ def main() -> None:
         if args.cache:
             shutil.copytree(args.cache, reg.home / "cache" / "embeddings", dirs_exist_ok=True)
         for n in ORDER:  # forced: every module goes live, so each stage below can be rebuilt
-            add_domain(reg, n, str(args.data / n), force=True, progress=False)
+            add_domain(reg, n, data=str(args.data / n), force=True, progress=False)
         state = live.resolve(reg)
         enc = live.load_encoder(reg, state)
-        sets = {n: _load_domain_data(reg, enc, state, n, str(args.data / n), False) for n in ORDER}
+        sets = {n: domain_data.from_folder(reg, enc, n, str(args.data / n), general_key=state.general_key, progress=False) for n in ORDER}
         assert all(d.encoded == 0 for d in sets.values()) or not args.cache
         reps = {}
         for n, d in sets.items():

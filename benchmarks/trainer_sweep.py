@@ -39,13 +39,13 @@ def main() -> None:
 
     import torch
 
-    from ddr import active as live
-    from ddr.indexing import passage_embeddings
     from ddr.modules import DDREncoder, PrefixModule, load_backbone
     from ddr.registry import Registry
     from ddr.retrieval.beir import corpus_fingerprint, load_collection
+    from ddr.service.cache import IDENTITY, passage_embeddings
+    from ddr.trainer.config import DomainTrainConfig
     from ddr.trainer.data import QuerySet, train_and_heldout
-    from ddr.trainer.domain import DomainTrainConfig, rank_and_score, train_domain
+    from ddr.trainer.domain import rank_and_score, train_domain
 
     reg = Registry.init(args.home or tempfile.mkdtemp(prefix="ddr-sweep-"))
     folder = args.data / args.collection
@@ -53,7 +53,7 @@ def main() -> None:
     doc_ids, texts = coll.passage_texts()
     backbone = load_backbone()
     plain = DDREncoder(backbone)
-    emb, _ = passage_embeddings(reg, plain, live.IDENTITY, corpus_fingerprint(coll.corpus), texts, False)
+    emb, _ = passage_embeddings(reg, plain, texts, general_key=IDENTITY, corpus=corpus_fingerprint(coll.corpus), progress=False)
     passages = torch.from_numpy(emb)
     train, heldout, source = train_and_heldout(folder)
     qids, qtexts = coll.judged_queries()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ddr.cli import main
+from ddr.cli.app import main
 
 if __name__ == "__main__":
     main(prog_name="ddr-registry")

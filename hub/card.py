@@ -65,7 +65,7 @@ def model_card(repo_id: str, versions: Sequence[PortableVersion]) -> str:
         lines.append(f"| router@{r.version} | {_cell(', '.join(r.aliases))} | {r.general_version or '—'} | {_cell(doms)} | {_cell(_metric(r.metrics))} |")
     lines += ["", "## Modules", "", "| module | version | instruction | metrics |", "|---|---|---|---|"]
     for m in modules:
-        instruction = m.description or m.metrics.get("instruction", "")
+        instruction = m.instruction or m.description
         lines.append(f"| {m.kind}/{m.name} | {m.version} | {_cell(instruction)} | {_cell(_metric(m.metrics))} |")
     lines.append("")
     return "\n".join(lines)

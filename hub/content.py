@@ -1,10 +1,10 @@
 """What a version's files may contain, checked before anything pulled is registered (and before a push).
 
-JSON is read with :mod:`json` only and must be exactly one of the known config types; a key outside
-them (``"type": "os.system"``, a class path, anything a loader might be tempted to import) is
-refused, not dropped. Weights are read with :mod:`safetensors` only, header and shapes, never
-executed. The key sets below mirror :mod:`ddr.modules.config`'s dataclasses (importing those would
-load torch into every push and pull); ``tests/test_hub.py`` asserts the two stay identical.
+JSON is read with :mod:`json` only and must be exactly one of the known config types, checked with
+the very dataclasses the loader uses (:mod:`ddr.modules.config`, importable without torch) in
+strict mode: a key outside them (``"type": "os.system"``, a class path, anything a loader might be
+tempted to import) is refused, not dropped. Weights are read with :mod:`safetensors` only, header
+and shapes, never executed.
 """
 
 from __future__ import annotations
@@ -17,12 +17,6 @@ from ddr.registry.transfer import PortableVersion
 
 from .errors import ContentError
 
-# field -> JSON type, for each config dataclass in ddr.modules.config
-BACKBONE_SPEC = {"name": str, "weights_sha256": str, "num_layers": int, "num_heads": int, "head_dim": int, "hidden_size": int}
-PREFIX_CONFIG = {"kind": str, "name": str, "prefix_length": int, "backbone": dict, "dtype": str, "code_version": str}
-ROUTER_CONFIG = {"domains": list, "input": str, "input_dim": int, "temperature": float, "abstain_threshold": float, "backbone": dict, "code_version": str}
-DTYPES = ("float32", "bfloat16", "float16")
-ROUTER_INPUTS = ("tokens", "general")
 TENSOR_DTYPES = ("F32", "F16", "BF16", "F64")
 REPLAY_KEYS = {"train", "heldout", "heldout_source"}
 QUERY_SET_KEYS = {"ids", "texts", "qrels"}
@@ -45,40 +39,21 @@ def _load_json(v: PortableVersion, path: Path) -> Any:
         raise ContentError(f"{v.ref}: {path.name} is not valid JSON ({exc})") from None
 
 
-def _typed(v: PortableVersion, data: Any, fields: dict[str, type], what: str, required: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ContentError(f"{v.ref}: {what} must be a JSON object")
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ContentError(f"{v.ref}: {what} holds keys no ddr config type has: {unknown}; refusing it")
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise ContentError(f"{v.ref}: {what} lacks {missing}")
-    for key, value in data.items():
-        typ = fields[key]
-        ok = (isinstance(value, (int, float)) if typ is float else isinstance(value, typ)) and not isinstance(value, bool)
-        if not ok:
-            raise ContentError(f"{v.ref}: {what}.{key} must be {typ.__name__}, got {type(value).__name__}")
-    return data
-
-
 def _config(v: PortableVersion, path: Path) -> dict[str, Any]:
-    if v.kind == "router":
-        data = _typed(v, _load_json(v, path), ROUTER_CONFIG, "config.json (RouterConfig)", ("domains", "input_dim", "backbone"))
-        doms = data["domains"]
-        if not all(isinstance(d, str) for d in doms) or doms != [n for n, _ in v.domains]:
-            raise ContentError(f"{v.ref}: config.json routes over {doms}, the manifest over {[n for n, _ in v.domains]}")
-        if data.get("input", "tokens") not in ROUTER_INPUTS or not data.get("temperature", 1.0) > 0:
-            raise ContentError(f"{v.ref}: config.json has an unsupported router input or temperature")
-    else:
-        data = _typed(v, _load_json(v, path), PREFIX_CONFIG, "config.json (PrefixConfig)", ("kind", "name", "prefix_length", "backbone"))
-        if (data["kind"], data["name"]) != (v.kind, v.name):
-            raise ContentError(f"{v.ref}: config.json describes {data['kind']}/{data['name']}")
-        if not 1 <= data["prefix_length"] <= 1024 or data.get("dtype", "float32") not in DTYPES:
-            raise ContentError(f"{v.ref}: config.json has an unsupported prefix_length or dtype")
-    backbone = _typed(v, data["backbone"], BACKBONE_SPEC, "config.json backbone (BackboneSpec)", tuple(BACKBONE_SPEC))
-    shape = [k for k in BACKBONE_SPEC if k != "name"]
-    if [backbone[k] for k in shape] != [v.backbone[k] for k in shape]:
+    from ddr.modules.config import BackboneSpec, PrefixConfig, RouterConfig
+    from ddr.modules.errors import ArtifactError
+
+    data = _load_json(v, path)
+    cls = RouterConfig if v.kind == "router" else PrefixConfig
+    try:
+        config = cls.from_dict(data, strict=True)
+    except ArtifactError as exc:
+        raise ContentError(f"{v.ref}: config.json is not a valid {cls.__name__} ({exc}); refusing it") from None
+    if v.kind == "router" and config.domains != [n for n, _ in v.domains]:
+        raise ContentError(f"{v.ref}: config.json routes over {config.domains}, the manifest over {[n for n, _ in v.domains]}")
+    if v.kind != "router" and (config.kind, config.name) != (v.kind, v.name):
+        raise ContentError(f"{v.ref}: config.json describes {config.kind}/{config.name}")
+    if BackboneSpec.from_dict(config.backbone).shape() != BackboneSpec.from_dict(v.backbone).shape():
         raise ContentError(f"{v.ref}: config.json names another backbone than the manifest")
     return data
 

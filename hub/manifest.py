@@ -17,7 +17,10 @@ from typing import Any
 
 from ddr import __version__
 from ddr.errors import DdrError
+from ddr.modules.config import BackboneSpec
+from ddr.modules.errors import ArtifactError
 from ddr.registry.blobs import StoredFile
+from ddr.registry.limits import MAX_FILE_SIZE, MAX_VERSION
 from ddr.registry.refs import check_name
 from ddr.registry.transfer import PortableVersion
 
@@ -25,10 +28,8 @@ from .errors import ManifestError
 
 MANIFEST = "manifest.json"
 FORMAT = "ddr-hub-manifest"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: modules carry instruction and train_config (1 kept them inside metrics)
 MAX_MANIFEST_BYTES = 16 << 20
-# artifact_file.size is a 32-bit INTEGER on PostgreSQL, so nothing larger can be registered anyway.
-MAX_FILE_SIZE = 2**31 - 1
 # The closed set of files a version may hold (modules/io.py writes the first two; add-domain the replay set).
 FILES = {
     "general": ("model.safetensors", "config.json"),
@@ -38,10 +39,10 @@ FILES = {
 REQUIRED_FILES = ("model.safetensors", "config.json")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MODULE_KEYS = {"kind", "name", "version", "files", "backbone", "config", "metrics", "created_at", "created_by", "aliases",
-               "description", "parent_version", "data_fingerprint"}
+               "description", "parent_version", "data_fingerprint", "instruction", "train_config"}
+MODULE_KEYS_V1 = MODULE_KEYS - {"instruction", "train_config"}
 ROUTER_KEYS = {"kind", "version", "files", "backbone", "config", "metrics", "created_at", "created_by", "aliases",
                "domains", "general_version"}
-BACKBONE_KEYS = {"name": str, "weights_sha256": str, "num_layers": int, "num_heads": int, "head_dim": int, "hidden_size": int}
 
 
 def prefix(kind: str, name: str, version: int) -> str:
@@ -74,7 +75,10 @@ def _entry(v: PortableVersion) -> dict[str, Any]:
         entry["domains"] = [{"name": n, "version": dv} for n, dv in v.domains]
         entry["general_version"] = v.general_version
     else:
-        entry.update(name=v.name, description=v.description, parent_version=v.parent_version, data_fingerprint=v.data_fingerprint)
+        entry.update(
+            name=v.name, description=v.description, parent_version=v.parent_version, data_fingerprint=v.data_fingerprint,
+            instruction=v.instruction, train_config=v.train_config,
+        )
     return entry
 
 
@@ -94,7 +98,7 @@ def parse(data: bytes, max_file_size: int = MAX_FILE_SIZE) -> list[PortableVersi
         raise ManifestError(f"{MANIFEST} has format version {fv}, newer than this ddr reads ({FORMAT_VERSION}); upgrade ddr")
     _expect(set(doc) <= {"format", "format_version", "ddr_version", "versions"}, f"unknown top-level keys {sorted(set(doc) - {'format', 'format_version', 'ddr_version', 'versions'})}")
     _expect(isinstance(doc.get("versions"), list), "'versions' must be a list")
-    versions = [_version(e, i, max_file_size) for i, e in enumerate(doc["versions"])]
+    versions = [_version(e, i, max_file_size, fv) for i, e in enumerate(doc["versions"])]
     seen: dict[str, set[str]] = {}
     refs = set()
     for v in versions:
@@ -106,12 +110,12 @@ def parse(data: bytes, max_file_size: int = MAX_FILE_SIZE) -> list[PortableVersi
     return versions
 
 
-def _version(e: Any, i: int, max_file_size: int) -> PortableVersion:
+def _version(e: Any, i: int, max_file_size: int, format_version: int) -> PortableVersion:
     where = f"versions[{i}]"
     _expect(isinstance(e, dict), f"{where} must be an object")
     kind = e.get("kind")
     _expect(kind in FILES, f"{where}: kind must be one of {sorted(FILES)}, got {kind!r}")
-    keys = ROUTER_KEYS if kind == "router" else MODULE_KEYS
+    keys = ROUTER_KEYS if kind == "router" else MODULE_KEYS if format_version >= 2 else MODULE_KEYS_V1
     _expect(set(e) == keys, f"{where}: keys must be exactly {sorted(keys)} (unknown {sorted(set(e) - keys)}, missing {sorted(keys - set(e))})")
     name = "router" if kind == "router" else _name(e["name"], f"{where}.name")
     if kind == "general":
@@ -138,6 +142,8 @@ def _version(e: Any, i: int, max_file_size: int) -> PortableVersion:
         description=_text(e["description"], f"{where}.description", 10_000),
         parent_version=_optional_positive(e["parent_version"], f"{where}.parent_version"),
         data_fingerprint=_text(e["data_fingerprint"], f"{where}.data_fingerprint", 200),
+        instruction=_text(e.get("instruction", ""), f"{where}.instruction", 10_000),
+        train_config=_obj(e.get("train_config", {}), f"{where}.train_config"),
         **common,
     )
 
@@ -174,10 +180,12 @@ def _files(value: Any, base: str, allowed: tuple[str, ...], where: str, max_file
 
 
 def _backbone(value: Any, where: str) -> dict[str, Any]:
-    _expect(isinstance(value, dict) and set(value) == set(BACKBONE_KEYS), f"{where}.backbone must hold exactly {sorted(BACKBONE_KEYS)}")
-    for key, typ in BACKBONE_KEYS.items():
-        ok = _is_int(value[key]) and value[key] >= 0 if typ is int else isinstance(value[key], str) and len(value[key]) <= 500
-        _expect(ok, f"{where}.backbone.{key} has a wrong type or value")
+    """Exactly a :class:`~ddr.modules.config.BackboneSpec` (the class the loader checks modules with)."""
+    try:
+        spec = BackboneSpec.from_dict(value, strict=True)
+    except ArtifactError as exc:
+        raise ManifestError(f"{MANIFEST}: {where}.backbone is not a BackboneSpec ({exc})") from None
+    _expect(len(spec.name) <= 500, f"{where}.backbone.name is longer than 500 characters")
     _expect(bool(SHA256_RE.match(value["weights_sha256"])), f"{where}.backbone.weights_sha256 must be 64 lowercase hex digits")
     return dict(value)
 
@@ -223,7 +231,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _positive(value: Any, where: str) -> int:
-    _expect(_is_int(value) and 1 <= value < 2**31, f"{where} must be a positive integer")
+    _expect(_is_int(value) and 1 <= value <= MAX_VERSION, f"{where} must be a positive integer (at most {MAX_VERSION})")
     return value
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ddr.registry import Registry
+from ddr.registry.limits import MAX_FILE_SIZE
 from ddr.registry.transfer import ImportReport, import_versions, plan_import
 
 from . import manifest
@@ -37,7 +38,8 @@ class PullReport:
         return out + [f"alias {a}: this registry's alias was not moved (use ddr-registry alias set to switch)" for a in r.aliases_kept]
 
 
-def pull(reg: Registry, repo_id: str, revision: str = "main", max_file_size: int = manifest.MAX_FILE_SIZE) -> PullReport:
+def pull(reg: Registry, repo_id: str, *, revision: str = "main", max_file_size: int = MAX_FILE_SIZE) -> PullReport:
+    """Import the repository's versions at ``revision`` (pinned to one commit), verified, in one transaction."""
     from huggingface_hub import HfApi
 
     check_repo_id(repo_id)

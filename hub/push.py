@@ -91,9 +91,9 @@ def merge(remote: list[PortableVersion], local: list[PortableVersion], repo_id: 
 
 
 def push(
-    reg: Registry, repo_id: str, router: str = "router@production", everything: bool = False,
-    private: bool = False, branch: str = "main",
+    reg: Registry, repo_id: str, *, router: str = "router@production", everything: bool = False, private: bool = False, branch: str = "main",
 ) -> PushReport:
+    """One commit with the versions' files, ``manifest.json`` and a model card; tags ``router-vN``."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
     check_repo_id(repo_id)

@@ -1,8 +1,11 @@
-"""Configuration records saved beside every artifact.
+"""Configuration records saved beside every artifact, and the encoder's settings.
 
-They are plain dataclasses so a registry written by one version of the code stays readable by the
-next: unknown keys are dropped with a warning, the code version is stamped in, and validation runs
-in ``__post_init__``.
+They are plain dataclasses, importable without torch, so every room validates with the same
+classes: the registry's Hub pull checks a pulled ``config.json`` with :meth:`PrefixConfig.from_dict`
+(``strict=True``: unknown or missing keys refused) before the torch side ever loads it. A registry
+written by one version of the code stays readable by the next: in the default, lenient mode unknown
+keys are dropped with a warning; the code version is stamped in; validation runs in
+``__post_init__``.
 """
 
 from __future__ import annotations
@@ -13,24 +16,51 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ddr import __version__
+from ddr.errors import UsageError
 
 from .errors import ArtifactError, ShapeMismatchError
 
 logger = logging.getLogger(__name__)
 
 
-def _from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Build ``cls`` from a saved dict, warning about (and dropping) keys this version does not know."""
+DEFAULT_PREFIX_LENGTH = 16
+MAX_PREFIX_LENGTH = 1024
+DTYPES = ("float32", "bfloat16")  # what the encoder computes in (autocast); artifacts are stored in float32
+ARTIFACT_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def _from_dict(cls: type, data: dict[str, Any], strict: bool = False) -> Any:
+    """Build ``cls`` from a saved dict.
+
+    Lenient (the default, for artifacts this registry wrote): keys this version does not know are
+    dropped with a warning. Strict (for anything pulled from elsewhere): the keys must be exactly
+    the dataclass's fields, so ``"type": "os.system"`` or a missing field is refused, not dropped.
+    """
     if not isinstance(data, dict):
         raise ArtifactError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
+    if unknown and strict:
+        raise ArtifactError(f"{cls.__name__}: keys no ddr config type has: {unknown}")
     if unknown:
         logger.warning("%s: ignoring unknown keys %s", cls.__name__, unknown)
+    missing = sorted(known - set(data))
+    if missing and strict:
+        raise ArtifactError(f"{cls.__name__}: missing {missing}")
     try:
         return cls(**{k: v for k, v in data.items() if k in known})
     except TypeError as exc:
         raise ArtifactError(f"{cls.__name__}: {exc}") from None
+
+
+def _check_types(obj: Any) -> None:
+    """Every field holds its annotated JSON type (bools are not numbers; an int is a float)."""
+    types = {"str": str, "int": int, "float": (int, float), "dict[str, Any]": dict, "list[str]": list}
+    for f in dataclasses.fields(obj):
+        want = types.get(str(f.type))
+        value = getattr(obj, f.name)
+        if want is not None and (not isinstance(value, want) or isinstance(value, bool)):
+            raise ArtifactError(f"{type(obj).__name__}.{f.name} must be {f.type!s}, got {type(value).__name__}")
 
 
 @dataclass(frozen=True)
@@ -45,8 +75,9 @@ class BackboneSpec:
     hidden_size: int = 0
 
     def __post_init__(self) -> None:
+        _check_types(self)
         for name in ("num_layers", "num_heads", "head_dim", "hidden_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+            if getattr(self, name) < 0:
                 raise ArtifactError(f"BackboneSpec.{name} must be a non-negative integer")
 
     def shape(self) -> dict[str, int]:
@@ -68,8 +99,8 @@ class BackboneSpec:
                 )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BackboneSpec:
-        return _from_dict(cls, data)
+    def from_dict(cls, data: dict[str, Any], strict: bool = False) -> BackboneSpec:
+        return _from_dict(cls, data, strict)
 
 
 KINDS = ("general", "domain")
@@ -81,7 +112,7 @@ class PrefixConfig:
 
     kind: str = field(metadata={"help": "'general' (passages and queries) or 'domain' (queries only)"})
     name: str = field(metadata={"help": "module name, e.g. 'general' or a domain name"})
-    prefix_length: int = field(default=16, metadata={"help": "P: learned key/value vectors per layer"})
+    prefix_length: int = field(default=DEFAULT_PREFIX_LENGTH, metadata={"help": "P: learned key/value vectors per layer"})
     backbone: dict[str, Any] = field(default_factory=dict, metadata={"help": "BackboneSpec as a dict"})
     dtype: str = "float32"
     code_version: str = __version__
@@ -89,10 +120,11 @@ class PrefixConfig:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ArtifactError(f"prefix kind must be one of {KINDS}, got {self.kind!r}")
-        if not isinstance(self.prefix_length, int) or not 1 <= self.prefix_length <= 1024:
-            raise ArtifactError(f"prefix_length must be an integer in 1..1024, got {self.prefix_length!r}")
-        if self.dtype not in ("float32", "bfloat16", "float16"):
+        if not isinstance(self.prefix_length, int) or isinstance(self.prefix_length, bool) or not 1 <= self.prefix_length <= MAX_PREFIX_LENGTH:
+            raise ArtifactError(f"prefix_length must be an integer in 1..{MAX_PREFIX_LENGTH}, got {self.prefix_length!r}")
+        if self.dtype not in ARTIFACT_DTYPES:
             raise ArtifactError(f"unsupported dtype {self.dtype!r}")
+        _check_types(self)
 
     @property
     def backbone_spec(self) -> BackboneSpec:
@@ -102,8 +134,11 @@ class PrefixConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PrefixConfig:
-        return _from_dict(cls, data)
+    def from_dict(cls, data: dict[str, Any], strict: bool = False) -> PrefixConfig:
+        config = _from_dict(cls, data, strict)
+        if strict:
+            BackboneSpec.from_dict(config.backbone, strict=True)
+        return config
 
 
 ROUTER_INPUTS = ("tokens", "general")
@@ -130,6 +165,11 @@ class RouterConfig:
     code_version: str = __version__
 
     def __post_init__(self) -> None:
+        _check_types(self)
+        if not all(isinstance(d, str) for d in self.domains):
+            raise ArtifactError("router domains must be strings")
+        if self.input_dim < 0 or not 0 <= self.abstain_threshold <= 1:
+            raise ArtifactError("router input_dim must be >= 0 and abstain_threshold in [0, 1]")
         if self.input not in ROUTER_INPUTS:
             raise ArtifactError(f"router input must be one of {ROUTER_INPUTS}, got {self.input!r}")
         if len(set(self.domains)) != len(self.domains):
@@ -141,5 +181,27 @@ class RouterConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RouterConfig:
-        return _from_dict(cls, data)
+    def from_dict(cls, data: dict[str, Any], strict: bool = False) -> RouterConfig:
+        config = _from_dict(cls, data, strict)
+        if strict:
+            BackboneSpec.from_dict(config.backbone, strict=True)
+        return config
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Encoding settings. Queries and passages are both cut at 256 tokens by default (CISI queries
+    reach about 390 tokens, LISA about 160) and never past the backbone's position embeddings
+    (:meth:`~ddr.modules.encoder.DDREncoder.token_limit`); batches are sorted by length, so short
+    queries pay nothing for the limit."""
+
+    query_max_length: int = 256
+    passage_max_length: int = 256
+    batch_size: int = 64
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise UsageError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
+        if min(self.query_max_length, self.passage_max_length, self.batch_size) < 1:
+            raise UsageError("max lengths and batch size must be positive")

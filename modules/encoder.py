@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -20,29 +19,13 @@ from ddr.errors import UsageError
 
 from .attention import PREFIX_KWARG, PrefixState
 from .backbone import Backbone
+from .config import EncoderConfig
 from .errors import RoutingError, ShapeMismatchError
 from .prefix import PrefixModule
 from .router import Router
 from .routing import Route, prior_weights, topk_weights
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-
-
-@dataclass(frozen=True)
-class EncoderConfig:
-    """Encoding settings. Long queries exist (CISI: up to ~390 tokens), so the query limit defaults
-    to the backbone's own limit; length-sorted batching keeps short queries cheap anyway."""
-
-    query_max_length: int = 256
-    passage_max_length: int = 256
-    batch_size: int = 64
-    dtype: str = "float32"
-
-    def __post_init__(self) -> None:
-        if self.dtype not in DTYPES:
-            raise UsageError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
-        if min(self.query_max_length, self.passage_max_length, self.batch_size) < 1:
-            raise UsageError("max lengths and batch size must be positive")
+TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 class DDREncoder(nn.Module):
@@ -269,4 +252,4 @@ class DDREncoder(nn.Module):
         if self.config.dtype == "float32":
             return contextlib.nullcontext()
         device = next(self.model.parameters()).device.type
-        return torch.autocast(device_type=device, dtype=DTYPES[self.config.dtype])
+        return torch.autocast(device_type=device, dtype=TORCH_DTYPES[self.config.dtype])

@@ -14,11 +14,9 @@ import torch
 from torch import nn
 
 from .backbone import Backbone
-from .config import BackboneSpec, PrefixConfig
+from .config import DEFAULT_PREFIX_LENGTH, BackboneSpec, PrefixConfig
 from .errors import ShapeMismatchError
 from .io import load_tensors, read_config, save_folder
-
-DEFAULT_PREFIX_LENGTH = 16
 
 
 class PrefixModule(nn.Module):

@@ -4,14 +4,12 @@ A linear map over a query representation, with a softmax temperature. A query wh
 probability falls below ``abstain_threshold`` gets no domain at all, only the general prefix,
 because forcing an unknown domain through another domain's prefix costs points. (Measured on the
 seven collections, leave-one-out: the router's confidence separates unseen from known domains with
-AUROC 0.85, cosine to domain centroids only 0.36; see benchmarks/router_input.py.) Rows are kept
-per domain name so a router can grow with the registry (``expand``).
+AUROC 0.85, cosine to domain centroids only 0.36; see benchmarks/router_input.py.)
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -58,18 +56,6 @@ class Router(nn.Module):
         if self.config.abstain_threshold <= 0 or not self.config.domains:
             return torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         return self.confidence(x) < self.config.abstain_threshold
-
-    def expand(self, domains: list[str]) -> Router:
-        """A router over ``domains`` that keeps the rows of the domains it already knows."""
-        new = Router(replace(self.config, domains=list(domains)))
-        with torch.no_grad():
-            new.center.copy_(self.center)
-            for i, name in enumerate(domains):
-                if name in self.config.domains:
-                    j = self.config.domains.index(name)
-                    new.weight[i] = self.weight[j]
-                    new.bias[i] = self.bias[j]
-        return new
 
     def save(self, folder: str | os.PathLike) -> Path:
         return save_folder(folder, self.state_dict(), self.config.to_dict())

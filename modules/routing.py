@@ -2,9 +2,10 @@
 
 ``none``   general prefix only;
 ``prior``  the caller names the domain(s), optionally with weights;
-``topk``   the router's k best domains, weights renormalised to sum to 1 (default k=1: on held-out
-           queries top-2 and soft mixing lost up to 1.5-3.9 points against prior where top-1 lost
-           0.1-1.5; benchmarks/routing_sweep.py);
+``topk``   the router's k best domains, weights renormalised to sum to 1. The default k=1: on
+           held-out queries with two and three live domains (no abstention), mixing prefixes lost
+           up to 0.63 points (top-2) and 0.58 (soft) against prior routing where top-1 lost 0.09
+           (``benchmarks/routing_sweep.py``, table in ``docs/benchmarks.md``);
 ``soft``   the router's full distribution;
 ``plain``  the bare backbone, no prefix at all (the baseline every claim is measured against).
 """

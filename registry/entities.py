@@ -49,10 +49,17 @@ class ModuleVersion(_Record):
     created_by: str
     description: str = ""
     aliases: tuple[str, ...] = ()
+    data_paths: tuple[str, ...] = ()
+    instruction: str = ""
+    train_config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
         return f"{self.kind}/{self.name}@{self.version}"
+
+    @property
+    def scope(self) -> str:
+        return f"{self.kind}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,10 @@ class RouterVersion(_Record):
     @property
     def ref(self) -> str:
         return f"router@{self.version}"
+
+    @property
+    def scope(self) -> str:
+        return "router"
 
 
 @dataclass(frozen=True)
@@ -96,10 +107,3 @@ class AuditEntry(_Record):
     from_version: int | None
     to_version: int | None
     reason: str
-
-
-@dataclass(frozen=True)
-class Summary(_Record):
-    modules: list[dict[str, Any]] = field(default_factory=list)
-    routers: list[dict[str, Any]] = field(default_factory=list)
-    aliases: list[dict[str, Any]] = field(default_factory=list)

@@ -5,11 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
-from .blobs import StoredFile
 from .errors import IntegrityError
-from .schema import ArtifactFileRow
 from .store import Registry
 
 STALE_TMP_SECONDS = 3600
@@ -28,9 +24,8 @@ class VerifyReport:
 def verify(reg: Registry) -> VerifyReport:
     """Recompute the sha256 of every file every row references."""
     report = VerifyReport()
-    with reg._read() as s:
-        rows = s.execute(select(ArtifactFileRow).order_by(ArtifactFileRow.owner_type, ArtifactFileRow.owner_id, ArtifactFileRow.name)).scalars().all()
-        files = [(r.owner_type, r.owner_id, StoredFile(r.name, r.sha256, r.size)) for r in rows]
+    with reg.read() as tx:
+        files = tx.all_files()
     for owner_type, owner_id, f in files:
         report.checked += 1
         try:
@@ -46,8 +41,8 @@ def gc(reg: Registry, dry_run: bool = False, stale_after: float = STALE_TMP_SECO
     Blobs newer than ``stale_after`` are kept too: another process may be between writing its
     blobs and committing its row.
     """
-    with reg._read() as s:
-        referenced = set(s.scalars(select(ArtifactFileRow.sha256).distinct()))
+    with reg.read() as tx:
+        referenced = {f.sha256 for _, _, f in tx.all_files()}
     cutoff = time.time() - stale_after
     removed = []
     candidates = [p for p in reg.blobs.all_blobs() if p.name not in referenced]

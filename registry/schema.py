@@ -87,6 +87,11 @@ class ModuleVersionRow(Base):
     config: Mapped[str] = mapped_column(Text)
     data_fingerprint: Mapped[str] = mapped_column(String(200), default="")
     metrics: Mapped[str] = mapped_column(Text, default="{}")
+    # Facts about how the version was made (not metrics): the local data folders it was trained
+    # from (a JSON list), the domain's one-line instruction, and the training configuration (JSON).
+    data_paths: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    instruction: Mapped[str] = mapped_column(Text, default="", server_default="")
+    train_config: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
 
@@ -145,7 +150,8 @@ class ArtifactFileRow(Base):
 
 
 class AliasRow(Base):
-    """A movable name. ``scope`` is 'router' or 'module:<id>'; each scope has its own names."""
+    """A movable name. ``scope`` is ``router`` or ``<kind>/<name>`` (``general/general``,
+    ``domain/scifact``); each scope has its own names."""
 
     __tablename__ = "alias"
     __table_args__ = (UniqueConstraint("scope", "name"),)

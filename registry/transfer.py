@@ -9,34 +9,20 @@ entry and the alias moves land in one transaction, so a refused import changes n
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from ddr.errors import UsageError
 
-from . import db
-from .aliases import _move
 from .blobs import StoredFile
 from .entities import ModuleVersion, RouterVersion
 from .errors import ConflictError, IntegrityError
-from .home import actor
 from .refs import check_name
-from .schema import (
-    AliasRow,
-    AuditRow,
-    ModuleRow,
-    ModuleVersionRow,
-    RouterMemberRow,
-    RouterVersionRow,
-)
-from .store import Registry, now
+from .store import Registry
+from .tx import ModuleSpec, Origin, RouterSpec, Tx
 
 KINDS = ("general", "domain", "router")
 
@@ -60,6 +46,8 @@ class PortableVersion:
     data_fingerprint: str = ""
     domains: tuple[tuple[str, int], ...] = ()
     general_version: int | None = None
+    instruction: str = ""
+    train_config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scope(self) -> str:
@@ -99,26 +87,20 @@ def _portable(entity: ModuleVersion | RouterVersion, backbone: dict[str, Any]) -
         return PortableVersion(kind="router", name="router", domains=tuple(entity.domains), general_version=entity.general_version, **common)
     return PortableVersion(
         kind=entity.kind, name=entity.name, description=entity.description, parent_version=entity.parent_version,
-        data_fingerprint=entity.data_fingerprint, **common,
+        data_fingerprint=entity.data_fingerprint, instruction=entity.instruction, train_config=entity.train_config, **common,
     )
 
 
-def _local(reg: Registry, s: Session, v: PortableVersion) -> PortableVersion | None:
-    if v.kind == "router":
-        row = s.scalar(select(RouterVersionRow).where(RouterVersionRow.version == v.version))
-        entity = reg._router_entity(s, row) if row else None
-    else:
-        mod = s.scalar(select(ModuleRow).where(ModuleRow.kind == v.kind, ModuleRow.name == v.name))
-        row = mod and s.scalar(select(ModuleVersionRow).where(ModuleVersionRow.module_id == mod.id, ModuleVersionRow.version == v.version))
-        entity = reg._module_entity(s, mod, row) if row else None
+def _local(tx: Tx, v: PortableVersion) -> PortableVersion | None:
+    entity = tx.find_router(v.version) if v.kind == "router" else tx.find_module(v.kind, v.name, v.version)
     return _portable(entity, {"weights_sha256": entity.backbone_sha256}) if entity else None
 
 
-def _classify(reg: Registry, s: Session, versions: Sequence[PortableVersion], source: str) -> tuple[list[PortableVersion], list[str]]:
+def _classify(tx: Tx, versions: Sequence[PortableVersion], source: str) -> tuple[list[PortableVersion], list[str]]:
     """Split into (new, already present); refuse a version that exists here with other content."""
     new, present = [], []
     for v in versions:
-        mine = _local(reg, s, v)
+        mine = _local(tx, v)
         if mine is None:
             new.append(v)
         elif mine.identity() == v.identity():
@@ -128,21 +110,16 @@ def _classify(reg: Registry, s: Session, versions: Sequence[PortableVersion], so
                 f"{v.ref} exists here with different content than in {source}; nothing was imported "
                 "(versions are immutable: rename or remove one side first)"
             )
-    _check_references(reg, s, versions, source)
+    _check_references(tx, versions, source)
     return new, present
 
 
-def _check_references(reg: Registry, s: Session, versions: Sequence[PortableVersion], source: str) -> None:
+def _check_references(tx: Tx, versions: Sequence[PortableVersion], source: str) -> None:
     """Every parent, router member and general version must come along or already be here."""
     incoming = {(v.kind, v.name, v.version) for v in versions}
 
     def known(kind: str, name: str, version: int) -> bool:
-        if (kind, name, version) in incoming:
-            return True
-        mod = s.scalar(select(ModuleRow).where(ModuleRow.kind == kind, ModuleRow.name == name))
-        return mod is not None and s.scalar(
-            select(ModuleVersionRow.id).where(ModuleVersionRow.module_id == mod.id, ModuleVersionRow.version == version)
-        ) is not None
+        return (kind, name, version) in incoming or tx.find_module(kind, name, version) is not None
 
     for v in versions:
         needed = [(v.kind, v.name, v.parent_version)] if v.parent_version else []
@@ -156,8 +133,8 @@ def _check_references(reg: Registry, s: Session, versions: Sequence[PortableVers
 def plan_import(reg: Registry, versions: Sequence[PortableVersion], source: str) -> tuple[list[PortableVersion], list[str]]:
     """Read-only dry run of :func:`import_versions`: (versions to import, refs already here)."""
     _check_batch(versions)
-    with reg._read() as s:
-        return _classify(reg, s, versions, source)
+    with reg.read() as tx:
+        return _classify(tx, versions, source)
 
 
 def _check_batch(versions: Sequence[PortableVersion]) -> None:
@@ -188,58 +165,38 @@ def import_versions(
             if (digest, size) != (f.sha256, f.size):
                 raise IntegrityError(f"{v.ref}: {f.name} does not match its sha256")
     report = ImportReport()
-    with reg._write() as s:
-        new, report.present = _classify(reg, s, versions, source)  # again, under the write lock
+    with reg.write() as tx:
+        new, report.present = _classify(tx, versions, source)  # again, under the write lock
         order = {"general": 0, "domain": 1, "router": 2}
         for v in sorted(new, key=lambda v: (order[v.kind], v.name, v.version)):
-            _insert(reg, s, v, source)
+            _insert(tx, v, source)
             report.imported.append(v.ref)
         for v in versions:
             for alias in v.aliases:
-                _apply_alias(s, v, alias, source, report)
+                _apply_alias(tx, v, alias, source, report)
     return report
 
 
-def _insert(reg: Registry, s: Session, v: PortableVersion, source: str) -> None:
-    db.lock_scope(s, v.scope)  # the same per-scope lock version allocation takes (PostgreSQL)
-    bb = reg._backbone_row(s, v.backbone)
-    common = {
-        "version": v.version, "backbone_id": bb.id, "config": _json(v.config), "metrics": _json(v.metrics),
-        "created_at": v.created_at, "created_by": v.created_by,
-    }
+def _insert(tx: Tx, v: PortableVersion, source: str) -> None:
+    """Through the same insert path as a registration, keeping number, time and author."""
+    origin = Origin(version=v.version, created_at=v.created_at, created_by=v.created_by, action="import", reason=source)
     if v.kind == "router":
-        general_id = reg._member_id(s, "general", "general", v.general_version) if v.general_version else None
-        row = RouterVersionRow(general_version_id=general_id, **common)
-        s.add(row)
-        s.flush()
-        for pos, (name, version) in enumerate(v.domains):
-            s.add(RouterMemberRow(router_version_id=row.id, position=pos, module_version_id=reg._member_id(s, "domain", name, version)))
-        reg._add_files(s, "router_version", row.id, v.files)
-    else:
-        mod = s.scalar(select(ModuleRow).where(ModuleRow.kind == v.kind, ModuleRow.name == v.name))
-        if mod is None:
-            mod = ModuleRow(kind=v.kind, name=v.name, description=v.description, created_at=now())
-            s.add(mod)
-            s.flush()
-        parent_id = reg._member_id(s, v.kind, v.name, v.parent_version) if v.parent_version else None
-        row = ModuleVersionRow(module_id=mod.id, parent_id=parent_id, data_fingerprint=v.data_fingerprint, **common)
-        s.add(row)
-        s.flush()
-        reg._add_files(s, "module_version", row.id, v.files)
-    s.add(AuditRow(at=now(), actor=actor(), action="import", target=v.scope, from_version=None, to_version=v.version, reason=source))
-    s.flush()
+        tx.insert_router(RouterSpec(v.config, v.backbone, v.domains, v.general_version, v.metrics), v.files, origin)
+        return
+    description = v.description if tx.module_row(v.kind, v.name) is None else None  # a local description stays
+    spec = ModuleSpec(
+        v.kind, v.name, v.config, v.backbone, parent=v.parent_version, data_fingerprint=v.data_fingerprint, metrics=v.metrics,
+        description=description, instruction=v.instruction, train_config=v.train_config,
+    )
+    tx.insert_module(spec, v.files, origin)
 
 
-def _apply_alias(s: Session, v: PortableVersion, alias: str, source: str, report: ImportReport) -> None:
-    current = s.scalar(select(AliasRow.version).where(AliasRow.scope == v.scope, AliasRow.name == alias))
+def _apply_alias(tx: Tx, v: PortableVersion, alias: str, source: str, report: ImportReport) -> None:
+    current = tx.alias_target(v.scope, alias)
     if current == v.version:
         return
     if current is not None:
         report.aliases_kept.append(f"{v.scope}@{alias}: kept {current} ({source} has {v.version})")
         return
-    _move(s, v.scope, alias, v.version, "alias.set", f"pulled from {source}")
+    tx.move_alias(v.scope, alias, v.version, "alias.set", f"pulled from {source}")
     report.aliases_set.append(f"{v.scope}@{alias} -> {v.version}")
-
-
-def _json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True)

@@ -9,7 +9,6 @@ resumes from the last whole shard.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
@@ -36,16 +35,7 @@ class EmbeddingCache:
     def get_or_encode(
         self, texts: Sequence[str], encode: Callable[[Sequence[str]], np.ndarray], progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Embeddings of ``texts`` in order, encoding only the shards not on disk yet."""
-        try:
-            return self._get_or_encode(texts, encode, progress)
-        except OSError as exc:  # unwritable or full home: one line, not a traceback
-            from ddr.registry.errors import RegistryIOError
-
-            why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-            raise RegistryIOError(f"cannot write the embedding cache {self.folder}: {why}") from None
-
-    def _get_or_encode(self, texts, encode, progress) -> np.ndarray:
+        """Embeddings of ``texts`` in order, encoding only the shards not on disk yet (OSError if unwritable)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = self.folder / "meta.json"
         try:

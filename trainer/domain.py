@@ -13,34 +13,17 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 
 from ddr.modules import DDREncoder, PrefixModule
 
+from .config import DomainTrainConfig
 from .data import QuerySet
 from .losses import multi_positive_info_nce
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DomainTrainConfig:
-    """Defaults chosen on scifact's held-out queries (benchmarks/trainer_sweep.py): lr 1e-2 beat
-    5e-3 and 2e-3 (best held-out nDCG@10 76.7 vs 73.7 and 72.3); P=32 at lr 5e-3 reached 75.1."""
-
-    prefix_length: int = 16
-    lr: float = 1e-2
-    epochs: int = 10
-    batch_size: int = 32
-    temperature: float = 0.05
-    patience: int = 3
-    seed: int = 0
-    query_max_length: int = 256
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -76,7 +59,7 @@ def train_domain(
     train: QuerySet,
     heldout: QuerySet,
     config: DomainTrainConfig,
-    progress: Callable[[str], None] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train ``module`` (added to ``encoder`` under its name) and return the best epoch's copy."""
     if module.name not in encoder.domain_modules:
@@ -118,8 +101,8 @@ def train_domain(
         result.losses.append(total / max(1, len(order)))
         score = heldout_score()
         result.heldout_ndcg.append(score)
-        if progress:
-            progress(f"epoch {epoch}: loss {result.losses[-1]:.4f}, held-out nDCG@10 {100 * score:.2f}")
+        if echo:
+            echo(f"epoch {epoch}: loss {result.losses[-1]:.4f}, held-out nDCG@10 {100 * score:.2f}")
         logger.info("%s epoch %d loss %.4f heldout %.4f", module.name, epoch, result.losses[-1], score)
         if score > best:
             best, bad_epochs = score, 0

@@ -12,31 +12,16 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 
 from ddr.modules import DDREncoder, PrefixModule
 
+from .config import GeneralTrainConfig
+from .losses import info_nce
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GeneralTrainConfig:
-    prefix_length: int = 16
-    lr: float = 5e-3
-    epochs: int = 1
-    batch_size: int = 16
-    temperature: float = 0.05
-    seed: int = 0
-    passage_max_length: int = 128
-    query_max_length: int = 128
-    max_steps: int = 0
-    mine_from: int = 5
-    mine_to: int = 30
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -72,7 +57,7 @@ def mine_triples(queries, positives, doc_texts, passage_emb, query_emb, config: 
 
 
 def train_general(
-    encoder: DDREncoder, module: PrefixModule, triples: list[Triple], config: GeneralTrainConfig, progress: Callable[[str], None] | None = None
+    encoder: DDREncoder, module: PrefixModule, triples: list[Triple], config: GeneralTrainConfig, echo: Callable[[str], None] | None = None
 ) -> GeneralResult:
     """Train ``module`` (the encoder's general prefix) on ``triples``; returns a trained copy."""
     if encoder.general is not module:
@@ -94,14 +79,14 @@ def train_general(
             ones = torch.ones(len(batch), 1)
             q_emb = encoder.embed(q["input_ids"], q["attention_mask"], ones)
             p_emb = encoder.embed(p["input_ids"], p["attention_mask"], torch.ones(2 * len(batch), 1))
-            loss = torch.nn.functional.cross_entropy(q_emb @ p_emb.T / config.temperature, torch.arange(len(batch)))
+            loss = info_nce(q_emb, p_emb, torch.arange(len(batch)), config.temperature)  # in-batch + hard negatives
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             result.losses.append(loss.item())
             result.steps += 1
-            if progress and result.steps % 10 == 0:
-                progress(f"step {result.steps}: loss {sum(result.losses[-10:]) / 10:.4f}")
+            if echo and result.steps % 10 == 0:
+                echo(f"step {result.steps}: loss {sum(result.losses[-10:]) / 10:.4f}")
             if config.max_steps and result.steps >= config.max_steps:
                 break
         if config.max_steps and result.steps >= config.max_steps:

@@ -24,11 +24,3 @@ def multi_positive_info_nce(queries: torch.Tensor, passages: torch.Tensor, posit
     for r, cols in enumerate(positives):
         mask[r, cols] = True
     return (torch.logsumexp(logits, -1) - torch.logsumexp(logits.masked_fill(~mask, float("-inf")), -1)).mean()
-
-
-def router_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The router is trained as a domain classifier (cross-entropy on the true domain).
-
-    Training it through top-1 renormalised prefix weights gives it almost no gradient.
-    """
-    return F.cross_entropy(logits, labels)

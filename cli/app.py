@@ -1,7 +1,7 @@
-"""``ddr-registry``: thin click commands over the library.
+"""The ``ddr-registry`` group: options, the context object, the error mapping, and every command.
 
-Heavy imports (torch, transformers, faiss) happen inside command bodies so ``--help`` stays fast.
-Every :class:`~ddr.errors.DdrError` becomes one line on stderr and exit code 1; usage errors exit 2.
+Every :class:`~ddr.errors.DdrError` becomes one line on stderr and exit code 1; usage errors exit 2;
+anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import click
 
 from ddr import __version__
 from ddr.errors import DdrError
+
+from . import cmd_hub, cmd_registry, cmd_retrieval, cmd_train
+from .context import Ctx
 
 
 class DdrGroup(click.Group):
@@ -34,21 +37,11 @@ class DdrGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, home: str | None, db_url: str | None, verbose: int) -> None:
     """ddr: dense retrieval that learns new domains as routed prefix modules over a frozen backbone."""
-    from ddr.cli_registry import Ctx
-
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = Ctx(home, db_url)
 
 
-from ddr import cli_hub as _cli_hub  # noqa: F401  (push, pull)
-from ddr import cli_registry as _cli_registry  # noqa: F401  (registers the registry commands)
-from ddr import cli_retrieval as _cli_retrieval  # noqa: F401  (index, search, evaluate)
-from ddr import cli_train as _cli_train  # noqa: F401  (add-domain, update-domain, retrain-router)
-
-if __name__ == "__main__":
-    # ``python -m ddr.cli``: this file runs as ``__main__``, but the subcommand modules register on
-    # ``ddr.cli.main`` (a second copy of this module, imported above through them), so run that one.
-    from ddr.cli import main as _registered
-
-    _registered(prog_name="ddr-registry")
+for module in (cmd_registry, cmd_retrieval, cmd_train, cmd_hub):
+    for command in module.COMMANDS:
+        main.add_command(command)

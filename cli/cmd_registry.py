@@ -5,37 +5,15 @@ Only the registry (SQLAlchemy) is imported here, never torch: these answer in we
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from ddr.cli import main
+from . import options
+from .context import Ctx, echo_json, pass_ctx
 
 
-class Ctx:
-    """Lazily opened registry for the options given on the group."""
-
-    def __init__(self, home: str | None, db_url: str | None) -> None:
-        self.home, self.db_url, self._reg = home, db_url, None
-
-    @property
-    def registry(self):
-        if self._reg is None:
-            from ddr.registry import Registry
-
-            self._reg = Registry(self.home, self.db_url)
-        return self._reg
-
-
-pass_ctx = click.make_pass_decorator(Ctx)
-
-
-def echo_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
-
-
-@main.command()
+@click.command()
 @pass_ctx
 def init(ctx: Ctx) -> None:
     """Create the registry home and database (or bring its schema to head). Idempotent."""
@@ -45,8 +23,8 @@ def init(ctx: Ctx) -> None:
     click.echo(f"registry ready at {reg.home} ({reg.engine.url.render_as_string(hide_password=True)})")
 
 
-@main.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.command("list")
+@options.json_output
 @pass_ctx
 def list_(ctx: Ctx, as_json: bool) -> None:
     """List module versions, router versions and aliases."""
@@ -74,9 +52,9 @@ def list_(ctx: Ctx, as_json: bool) -> None:
         click.echo(f"{r.ref:32s} {r.created_at:%Y-%m-%d %H:%M}  general@{r.general_version or '-'}; {doms}{tags}")
 
 
-@main.command()
+@click.command()
 @click.argument("ref")
-@click.option("--json", "as_json", is_flag=True)
+@options.json_output
 @pass_ctx
 def show(ctx: Ctx, ref: str, as_json: bool) -> None:
     """Show one version: REF like router@production, domain/scifact@3, general@1."""
@@ -92,16 +70,16 @@ def show(ctx: Ctx, ref: str, as_json: bool) -> None:
         click.echo(f"file               {f['name']}  {f['size']} bytes  sha256:{f['sha256'][:16]}")
 
 
-@main.command()
+@click.command()
 @click.option("--target", default=None, help="Only this scope, e.g. router or domain/scifact.")
-@click.option("-n", "--limit", type=int, default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("-n", "--limit", type=click.IntRange(1, None), default=50, show_default=True, help="At most this many entries.")
+@options.json_output
 @pass_ctx
 def history(ctx: Ctx, target: str | None, limit: int, as_json: bool) -> None:
     """The audit log, newest first: registrations and every alias move."""
     from ddr.registry.aliases import history as audit
 
-    entries = audit(ctx.registry, target, limit)
+    entries = audit(ctx.registry, target, limit=limit)
     if as_json:
         echo_json([e.to_dict() for e in entries])
         return
@@ -111,7 +89,7 @@ def history(ctx: Ctx, target: str | None, limit: int, as_json: bool) -> None:
         click.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:20s} {e.action:10s} {e.target:30s} {move}{why}")
 
 
-@main.group()
+@click.group()
 def alias() -> None:
     """Move or remove aliases (each move is audited)."""
 
@@ -119,45 +97,45 @@ def alias() -> None:
 @alias.command("set")
 @click.argument("ref")
 @click.argument("name")
-@click.option("--reason", default="", help="Why, for the audit log.")
+@options.reason
 @pass_ctx
 def alias_set(ctx: Ctx, ref: str, name: str, reason: str) -> None:
     """Point alias NAME at REF (its artifacts are verified first)."""
     from ddr.registry.aliases import set_alias
 
-    before, after = set_alias(ctx.registry, ref, name, reason)
+    before, after = set_alias(ctx.registry, ref, name, reason=reason)
     click.echo(f"{name}: {before if before is not None else '-'} -> {after}")
 
 
 @alias.command("rm")
 @click.argument("scope")
 @click.argument("name")
-@click.option("--reason", default="")
+@options.reason
 @pass_ctx
 def alias_rm(ctx: Ctx, scope: str, name: str, reason: str) -> None:
     """Remove alias NAME from SCOPE (router, general, domain/NAME)."""
     from ddr.registry.aliases import remove_alias
 
-    before = remove_alias(ctx.registry, scope, name, reason)
+    before = remove_alias(ctx.registry, scope, name, reason=reason)
     click.echo(f"{name}: {before} -> removed")
 
 
-@main.command()
+@click.command()
 @click.argument("scope", default="router")
 @click.option("--to", "to", type=int, default=None, help="Version to roll back to (default: the alias's previous target).")
-@click.option("--alias", "alias_name", default="production", show_default=True)
-@click.option("--reason", default="")
+@click.option("--alias", "alias_name", default="production", show_default=True, help="The alias to move back.")
+@options.reason
 @pass_ctx
 def rollback(ctx: Ctx, scope: str, to: int | None, alias_name: str, reason: str) -> None:
     """Move an alias back after verifying the target's artifacts (SCOPE: router, general, domain/NAME)."""
     from ddr.registry.aliases import rollback as do_rollback
 
-    before, after = do_rollback(ctx.registry, scope, to, alias_name, reason)
+    before, after = do_rollback(ctx.registry, scope, to=to, alias=alias_name, reason=reason)
     click.echo(f"{scope}@{alias_name}: {before} -> {after}")
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.command()
+@options.json_output
 @pass_ctx
 def verify(ctx: Ctx, as_json: bool) -> None:
     """Recompute every artifact's sha256; exit 1 on any mismatch or missing file."""
@@ -174,7 +152,7 @@ def verify(ctx: Ctx, as_json: bool) -> None:
         sys.exit(1)
 
 
-@main.command()
+@click.command()
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
 @pass_ctx
 def gc(ctx: Ctx, dry_run: bool) -> None:
@@ -187,7 +165,7 @@ def gc(ctx: Ctx, dry_run: bool) -> None:
     click.echo(f"{len(removed)} files {'to remove' if dry_run else 'removed'}")
 
 
-@main.group("db")
+@click.group("db")
 def db_group() -> None:
     """Database schema: current revision and upgrades."""
 
@@ -212,3 +190,6 @@ def db_upgrade(ctx: Ctx) -> None:
 
     before, after = upgrade(Registry(ctx.home, ctx.db_url, check=False).engine)
     click.echo(f"schema {before or 'none'} -> {after}")
+
+
+COMMANDS = (init, list_, show, history, alias, rollback, verify, gc, db_group)

@@ -6,10 +6,9 @@ import sys
 
 import click
 
-from ddr.cli import main
-from ddr.cli_registry import Ctx, pass_ctx
+from ddr.registry.limits import MAX_FILE_SIZE
 
-MAX_FILE_SIZE = 2**31 - 1  # ddr.hub.manifest.MAX_FILE_SIZE, repeated so --help imports nothing
+from .context import Ctx, pass_ctx
 
 
 def _quiet_unless_terminal() -> None:
@@ -20,7 +19,7 @@ def _quiet_unless_terminal() -> None:
         disable_progress_bars()
 
 
-@main.command()
+@click.command()
 @click.option("--repo", required=True, help="Hub repository ORG/NAME (created if missing).")
 @click.option("--router", "router", default=None, help="Push this router version and everything it uses (default router@production).")
 @click.option("--all", "everything", is_flag=True, help="Push every module and router version.")
@@ -34,12 +33,12 @@ def push(ctx: Ctx, repo: str, router: str | None, everything: bool, private: boo
     from ddr.hub import push as push_
 
     _quiet_unless_terminal()
-    report = push_(ctx.registry, repo, router or "router@production", everything, private, revision)
+    report = push_(ctx.registry, repo, router=router or "router@production", everything=everything, private=private, branch=revision)
     for line in report.lines():
         click.echo(line)
 
 
-@main.command()
+@click.command()
 @click.option("--repo", required=True, help="Hub repository ORG/NAME.")
 @click.option("--revision", default="main", show_default=True, help="Branch, tag (e.g. router-v3) or commit sha.")
 @click.option(
@@ -52,6 +51,9 @@ def pull(ctx: Ctx, repo: str, revision: str, max_file_size: int) -> None:
     from ddr.hub import pull as pull_
 
     _quiet_unless_terminal()
-    report = pull_(ctx.registry, repo, revision, max_file_size)
+    report = pull_(ctx.registry, repo, revision=revision, max_file_size=max_file_size)
     for line in report.lines():
         click.echo(line)
+
+
+COMMANDS = (push, pull)

@@ -14,8 +14,8 @@ from pathlib import Path
 from ddr.errors import UsageError
 from ddr.registry import Registry
 
-from . import active as live
-from .indexing import passage_embeddings
+from . import live
+from .cache import IDENTITY, passage_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ def _dense_run(passages, doc_ids, queries, query_ids, k: int = 100):
 def evaluate(
     reg: Registry,
     data: str,
+    *,
     split: str = "test",
     route: str = "all",
     domains: Sequence[str] = (),
@@ -57,65 +58,68 @@ def evaluate(
     ``encoders`` = (live encoder, plain encoder) replaces loading them from the registry (tests
     pass encoders whose scores can be computed by hand).
     """
-    from ddr.retrieval.beir import collection_dirs, corpus_fingerprint, load_collection
-    from ddr.retrieval.bm25 import bm25_run
-    from ddr.retrieval.metrics import evaluate as score
-
     routes = list(ROUTES) if route == "all" else [route]
     if any(r not in ROUTES for r in routes):
         raise UsageError(f"route must be one of {', '.join(ROUTES)} or all, got {route!r}")
+    loaded = _load(data, split, collections)  # all data checked before any encoding
+    state = live.resolve(reg)
+    if encoders is None:
+        from ddr.modules import DDREncoder  # torch: imported only once the data has passed its checks
+
+        encoder = live.load_encoder(reg, state, backbone=backbone, dtype=dtype)
+        encoders = (encoder, DDREncoder(encoder.backbone, config=encoder.config))
+    out: dict = {"split": split, "live": state.describe(), "collections": {}, "notes": []}
+    for coll in loaded:
+        out["collections"][coll.name] = _collection(reg, coll, state, encoders, routes=routes, domains=domains, baselines=baselines,
+                                                   notes=out["notes"], progress=progress)
+    out["average"] = _average(out["collections"])
+    return out
+
+
+def _load(data: str, split: str, collections: Sequence[str]) -> list:
+    from ddr.retrieval.beir import collection_dirs, load_collection
+
     dirs = collection_dirs(data)
     if collections:
         missing = set(collections) - {d.name for d in dirs}
         if missing:
             raise UsageError(f"{data}: no collection named {', '.join(sorted(missing))}")
         dirs = [d for d in dirs if d.name in set(collections)]
-    loaded = [load_collection(d, split) for d in dirs]  # all data checked before any encoding
-    state = live.resolve(reg)
-    if encoders is None:
-        # torch: imported only once the data has passed its checks
-        from ddr.modules import DDREncoder
+    return [load_collection(d, split) for d in dirs]
 
-        encoder = live.load_encoder(reg, state, backbone, dtype)
-        encoders = (encoder, DDREncoder(encoder.backbone, config=encoder.config))
+
+def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes, progress) -> dict:
+    """Every system's metrics on one collection's judged queries."""
+    from ddr.retrieval.beir import corpus_fingerprint
+    from ddr.retrieval.bm25 import bm25_run
+    from ddr.retrieval.metrics import evaluate as score
+
     encoder, plain_encoder = encoders
-    no_modules = state.general is None and not state.domains
-    out: dict = {"split": split, "live": state.describe(), "collections": {}, "notes": []}
-    for coll in loaded:
-        doc_ids, doc_texts = coll.passage_texts()
-        qids, qtexts = coll.judged_queries()
-        fp = corpus_fingerprint(coll.corpus)
-        systems: dict[str, dict[str, float]] = {}
-        for b in baselines:
-            if b.startswith("bm25"):
-                label = "BM25" if b == "bm25" else "BM25 (no stem)"
-                systems[label] = score(coll.qrels, bm25_run(doc_ids, doc_texts, qids, qtexts, stem=b == "bm25"))
-        plain_p, encoded = passage_embeddings(reg, plain_encoder, live.IDENTITY, fp, doc_texts, progress)
-        if "plain" in baselines:
-            plain_q = plain_encoder.encode_queries(qtexts, route="plain").numpy()
-            systems["plain"] = score(coll.qrels, _dense_run(plain_p, doc_ids, plain_q, qids))
-        if no_modules:
-            q = encoder.encode_queries(qtexts, route="none").numpy()
-            systems["DDR (= plain: no modules)"] = score(coll.qrels, _dense_run(plain_p, doc_ids, q, qids))
-        else:
-            ddr_p = plain_p
-            if state.general is not None:
-                ddr_p, more = passage_embeddings(reg, encoder, state.general_key, fp, doc_texts, progress)
-                encoded += more
-            for r in routes:
-                chosen = _route_for(r, domains, state, fp, coll.name, out["notes"], encoder.router is not None)
-                if chosen is None:
-                    continue
+    doc_ids, doc_texts = coll.passage_texts()
+    qids, qtexts = coll.judged_queries()
+    fp = corpus_fingerprint(coll.corpus)
+    systems: dict[str, dict[str, float]] = {}
+    for b in baselines:
+        if b.startswith("bm25"):
+            systems["BM25" if b == "bm25" else "BM25 (no stem)"] = score(coll.qrels, bm25_run(doc_ids, doc_texts, qids, qtexts, stem=b == "bm25"))
+    plain_p, encoded = passage_embeddings(reg, plain_encoder, doc_texts, general_key=IDENTITY, corpus=fp, progress=progress)
+    if "plain" in baselines:
+        plain_q = plain_encoder.encode_queries(qtexts, route="plain").numpy()
+        systems["plain"] = score(coll.qrels, _dense_run(plain_p, doc_ids, plain_q, qids))
+    if state.general is None and not state.domains:
+        q = encoder.encode_queries(qtexts, route="none").numpy()
+        systems["DDR (= plain: no modules)"] = score(coll.qrels, _dense_run(plain_p, doc_ids, q, qids))
+    else:
+        ddr_p = plain_p
+        if state.general is not None:
+            ddr_p, more = passage_embeddings(reg, encoder, doc_texts, general_key=state.general_key, corpus=fp, progress=progress)
+            encoded += more
+        for r in routes:
+            chosen = _route_for(r, domains, state, fp, coll.name, notes, encoder.router is not None)
+            if chosen is not None:
                 q = encoder.encode_queries(qtexts, route=chosen).numpy()
                 systems[f"DDR-{r}"] = score(coll.qrels, _dense_run(ddr_p, doc_ids, q, qids))
-        out["collections"][coll.name] = {
-            "queries": len(qids),
-            "documents": len(doc_ids),
-            "passages_encoded": encoded,
-            "systems": systems,
-        }
-    out["average"] = _average(out["collections"])
-    return out
+    return {"queries": len(qids), "documents": len(doc_ids), "passages_encoded": encoded, "systems": systems}
 
 
 def _route_for(route, domains, state, fp, name, notes, has_router):

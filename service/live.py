@@ -14,7 +14,7 @@ from pathlib import Path
 from ddr.errors import UsageError
 from ddr.registry import ModuleVersion, NotFoundError, Ref, Registry, RouterVersion
 
-IDENTITY = "identity"
+from .cache import IDENTITY, files_key
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,7 @@ class ActiveState:
     @property
     def general_key(self) -> str:
         """Identity of the passage side: what a passage index or embedding cache depends on."""
-        if self.general is None:
-            return IDENTITY
-        return files_key(self.general.files)
+        return files_key(self.general.files) if self.general is not None else IDENTITY
 
     @property
     def backbone_name(self) -> str | None:
@@ -49,20 +47,8 @@ class ActiveState:
         return f"general@{self.general_version or 'identity'}, {doms}, {router}"
 
 
-def files_key(files) -> str:
-    """A general module's content identity (file names and sha256s): equal content, equal key."""
-    return "general:" + ",".join(f"{f.name}={f.sha256}" for f in sorted(files, key=lambda f: f.name))
-
-
-def folder_key(folder: Path) -> str:
-    """:func:`files_key` of a saved, not yet registered module folder."""
-    from ddr.registry.blobs import StoredFile, sha256_file
-
-    paths = sorted(p for p in Path(folder).rglob("*") if p.is_file())
-    return files_key([StoredFile(p.relative_to(folder).as_posix(), *sha256_file(p)) for p in paths])
-
-
 def resolve(reg: Registry) -> ActiveState:
+    """The live versions, as the production aliases name them now."""
     try:
         router = reg.router_version("router@production")
     except NotFoundError:
@@ -78,27 +64,33 @@ def resolve(reg: Registry) -> ActiveState:
     return ActiveState(None, general)
 
 
-def load_encoder(reg: Registry, state: ActiveState, backbone_name: str | None = None, dtype: str = "float32", with_domains: bool = True):
+def load_encoder(reg: Registry, state: ActiveState, *, backbone: str | None = None, dtype: str = "float32", with_domains: bool = True):
     """The live encoder: backbone + general + (optionally) domain modules and router, verified."""
     from ddr.modules import DEFAULT_BACKBONE, DDREncoder, EncoderConfig, PrefixModule, Router, load_backbone
-    from ddr.modules.errors import ArtifactError, ShapeMismatchError
 
-    backbone = load_backbone(backbone_name or state.backbone_name or DEFAULT_BACKBONE)
+    loaded_backbone = load_backbone(backbone or state.backbone_name or DEFAULT_BACKBONE)
     with tempfile.TemporaryDirectory(prefix="ddr-load-") as tmp:
         def fetch(entity, cls):
-            folder = reg.blobs.materialize(list(entity.files), Path(tmp) / entity.ref.replace("/", "_"), entity.ref)
-            try:  # loading first: a module of another shape fails naming the dimension that differs
-                loaded = cls.load(folder, backbone.spec)
-            except (ArtifactError, ShapeMismatchError) as exc:
-                raise type(exc)(f"{entity.ref}: {exc}") from None
-            if entity.backbone_sha256 != backbone.spec.weights_sha256:
-                raise UsageError(
-                    f"{entity.ref} was trained on another backbone (weights {entity.backbone_sha256[:12]}…) than "
-                    f"{backbone.spec.name} ({backbone.spec.weights_sha256[:12]}…); pass --backbone"
-                )
-            return loaded
+            return _load_checked(reg, entity, cls, loaded_backbone, Path(tmp))
 
         general = fetch(state.general, PrefixModule) if state.general else None
         domains = [fetch(d, PrefixModule) for d in state.domains] if with_domains else []
         router = fetch(state.router, Router) if (with_domains and state.router and state.domains) else None
-    return DDREncoder(backbone, general, domains, router, EncoderConfig(dtype=dtype))
+    return DDREncoder(loaded_backbone, general, domains, router, EncoderConfig(dtype=dtype))
+
+
+def _load_checked(reg: Registry, entity, cls, backbone, tmp: Path):
+    """Materialise a version's verified files and load them strictly onto ``backbone``."""
+    from ddr.modules.errors import ArtifactError, ShapeMismatchError
+
+    folder = reg.blobs.materialize(list(entity.files), tmp / entity.ref.replace("/", "_"), entity.ref)
+    try:  # loading first: a module of another shape fails naming the dimension that differs
+        loaded = cls.load(folder, backbone.spec)
+    except (ArtifactError, ShapeMismatchError) as exc:
+        raise type(exc)(f"{entity.ref}: {exc}") from None
+    if entity.backbone_sha256 != backbone.spec.weights_sha256:
+        raise UsageError(
+            f"{entity.ref} was trained on another backbone (weights {entity.backbone_sha256[:12]}…) than "
+            f"{backbone.spec.name} ({backbone.spec.weights_sha256[:12]}…); pass --backbone"
+        )
+    return loaded

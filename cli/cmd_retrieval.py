@@ -1,4 +1,4 @@
-"""Retrieval commands: index build, search, evaluate. torch is imported inside the commands only."""
+"""Retrieval commands: index build, index list, search, evaluate. torch is imported inside the commands only."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from ddr.cli import main
-from ddr.cli_registry import Ctx, pass_ctx
+from . import options
+from .context import Ctx, pass_ctx
 
 DTYPE = click.Choice(["float32", "bfloat16"])
 
 
-@main.group()
+@click.group()
 def index() -> None:
     """Passage indexes (they depend on the general prefix only)."""
 
@@ -21,16 +21,16 @@ def index() -> None:
 @index.command("build")
 @click.option("--data", required=True, type=click.Path(), help="One BEIR collection folder.")
 @click.option("--name", default=None, help="Index name (default: the folder's name).")
-@click.option("--type", "kind", type=click.Choice(["flat", "hnsw", "ivfpq"]), default="flat", show_default=True)
+@click.option("--type", "kind", type=click.Choice(["flat", "hnsw", "ivfpq"]), default="flat", show_default=True, help="faiss index type.")
 @click.option("--dtype", type=DTYPE, default="float32", show_default=True, help="Encoding precision.")
-@click.option("--backbone", default=None, help="Backbone path or hub id (default: the modules' own).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@options.backbone
+@options.quiet
 @pass_ctx
 def index_build(ctx: Ctx, data: str, name: str | None, kind: str, dtype: str, backbone: str | None, quiet: bool) -> None:
     """Encode a corpus with the live general prefix and register a faiss index (resumable)."""
-    from ddr.indexing import build_index
+    from ddr.service.indexing import build_index
 
-    record, encoded = build_index(ctx.registry, data, name, kind, dtype, backbone, progress=not quiet)
+    record, encoded = build_index(ctx.registry, data, name=name, kind=kind, dtype=dtype, backbone=backbone, progress=not quiet)
     click.echo(
         f"index {record.name}@{record.version}: {record.params['documents']} passages "
         f"({encoded} encoded now, {record.params['documents'] - encoded} from cache), {kind}, "
@@ -39,38 +39,39 @@ def index_build(ctx: Ctx, data: str, name: str | None, kind: str, dtype: str, ba
 
 
 @index.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@options.json_output
 @pass_ctx
 def index_list(ctx: Ctx, as_json: bool) -> None:
     """List registered indexes."""
-    from ddr.active import resolve
+    from ddr.service.indexing import is_fresh
+    from ddr.service.live import resolve
 
     records = ctx.registry.index_records()
-    key = resolve(ctx.registry).general_key
+    state = resolve(ctx.registry)
     if as_json:
-        click.echo(json.dumps([{**r.to_dict(), "stale": r.params.get("general_key") != key} for r in records], indent=2))
+        click.echo(json.dumps([{**r.to_dict(), "stale": not is_fresh(r, state)} for r in records], indent=2))
         return
     for r in records:
-        stale = "  STALE" if r.params.get("general_key") != key else ""
+        stale = "" if is_fresh(r, state) else "  STALE"
         click.echo(f"{r.name}@{r.version}  {r.params.get('documents')} docs  {r.params.get('type')}  general@{r.general_version or 'identity'}{stale}")
 
 
-@main.command()
+@click.command()
 @click.argument("query", required=False)
 @click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False), help="A queries.jsonl[.gz] file: batch search.")
 @click.option("--run-out", type=click.Path(dir_okay=False), help="With --queries: write a TREC run file here.")
 @click.option("--index", "index_name", default=None, help="Index name (default: the only one).")
 @click.option("--domain", "domains", multiple=True, help="Prior routing to these domains (repeatable).")
-@click.option("--route", type=click.Choice(["topk", "soft", "none"]), default="topk", show_default=True)
-@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True)
-@click.option("--backbone", default=None)
-@click.option("--json", "as_json", is_flag=True, help="Results with the router weights used.")
+@click.option("--route", type=click.Choice(["topk", "soft", "none"]), default="topk", show_default=True, help="How the router weights the domains (none: general prefix only).")
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits per query.")
+@options.backbone
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable results, with the router weights used.")
 @pass_ctx
 def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k, backbone, as_json) -> None:
     """Search an index with the live routed encoder."""
     from ddr.errors import UsageError
-    from ddr.indexing import results_json
-    from ddr.indexing import search as do_search
+    from ddr.service.search import results_json
+    from ddr.service.search import search as do_search
 
     if bool(query) == bool(queries_file):
         raise click.UsageError("give either QUERY or --queries FILE")
@@ -81,12 +82,12 @@ def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k
         queries = read_queries(Path(queries_file))
         if not run_out:
             raise UsageError("batch search needs --run-out FILE for the TREC run")
-        record, results = do_search(ctx.registry, list(queries.values()), index_name, route, domains, k, backbone)
+        record, results = do_search(ctx.registry, list(queries.values()), index_name=index_name, route=route, domains=domains, k=k, backbone=backbone)
         run = {qid: {d: s for d, s, _ in r.hits} for qid, r in zip(queries, results)}
         write_trec(run, Path(run_out), tag=f"ddr-{record.name}")
         click.echo(f"wrote {len(run)} queries x {k} to {run_out}")
         return
-    record, results = do_search(ctx.registry, [query], index_name, route, domains, k, backbone)
+    record, results = do_search(ctx.registry, [query], index_name=index_name, route=route, domains=domains, k=k, backbone=backbone)
     if as_json:
         click.echo(results_json(record, results))
         return
@@ -97,28 +98,32 @@ def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k
         click.echo(f"{rank:3d}  {doc:>12s}  {score:7.4f}  {title[:70]}")
 
 
-@main.command()
+@click.command()
 @click.option("--data", required=True, type=click.Path(), help="A BEIR collection folder, or a folder of them.")
 @click.option("--collection", "collections", multiple=True, help="Only these collections of a folder.")
-@click.option("--split", default="test", show_default=True)
-@click.option("--route", type=click.Choice(["prior", "topk", "soft", "none", "all"]), default="all", show_default=True)
+@click.option("--split", default="test", show_default=True, help="The qrels split to score (qrels/SPLIT.tsv).")
+@click.option("--route", type=click.Choice(["prior", "topk", "soft", "none", "all"]), default="all", show_default=True, help="DDR routes to score.")
 @click.option("--domain", "domains", multiple=True, help="Domains for prior routing (default: the domain trained on the collection).")
 @click.option("--baselines", default="bm25,plain", show_default=True, help="Comma list of bm25, bm25-nostem, plain.")
-@click.option("--dtype", type=DTYPE, default="float32", show_default=True)
-@click.option("--backbone", default=None)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--dtype", type=DTYPE, default="float32", show_default=True, help="Encoding precision.")
+@options.backbone
+@options.json_output
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a bar chart (PNG) comparing systems per collection.")
-@click.option("--quiet", is_flag=True)
+@options.quiet
 @pass_ctx
 def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtype, backbone, as_json, plot, quiet) -> None:
     """NDCG@10, Recall@100 and MRR@10 of DDR against BM25 and the plain backbone, side by side."""
-    from ddr.evaluation import evaluate as run
-    from ddr.evaluation import parse_baselines, table
-    from ddr.evaluation import plot as draw
+    from ddr.service.evaluation import evaluate as run
+    from ddr.service.evaluation import parse_baselines, table
+    from ddr.service.evaluation import plot as draw
 
     result = run(
-        ctx.registry, data, split, route, domains, parse_baselines(baselines), collections, dtype, backbone, progress=not quiet
+        ctx.registry, data, split=split, route=route, domains=domains, baselines=parse_baselines(baselines), collections=collections,
+        dtype=dtype, backbone=backbone, progress=not quiet,
     )
     if plot:
         draw(result, plot)
     click.echo(json.dumps(result, indent=2) if as_json else table(result))
+
+
+COMMANDS = (index, search, evaluate)

@@ -1,0 +1,5 @@
+"""``python -m ddr.cli``."""
+
+from ddr.cli.app import main
+
+main(prog_name="ddr-registry")

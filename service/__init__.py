@@ -1,0 +1,8 @@
+"""The service layer: orchestration that touches both the registry and the torch side.
+
+The CLI, the benchmarks and applications call these functions; each reads as its steps. What is
+live (:mod:`.live`), the embedding-cache gateway (:mod:`.cache`), publishing (:mod:`.publish`), the
+one gate (:mod:`.gate`), the domain and general phases (:mod:`.domain`, :mod:`.general`), indexes and
+search (:mod:`.indexing`, :mod:`.search`) and evaluation (:mod:`.evaluation`). Importing this package
+imports nothing heavy; torch loads inside the functions that need it.
+"""

@@ -1,0 +1,201 @@
+"""add-domain, update-domain, retrain-router: load, train, fit the router, score, gate, register, activate.
+
+The gate (:mod:`.gate`) keeps ``router@production`` where it is unless the candidate makes the new
+domain better than general-only on its held-out queries and no earlier domain worse by more than
+``threshold`` nDCG@10 points (under top-k routing, against the current production system).
+Candidates are registered either way (module and router in one transaction), so a refused
+candidate can still be inspected or activated by hand; ``force`` activates it regardless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ddr.errors import UsageError
+from ddr.registry import ModuleVersion, Registry
+from ddr.trainer.config import DomainTrainConfig
+
+from . import domain_data, gate, live
+from .domain_data import DomainData
+from .publish import publish_domain_and_router, publish_router
+
+
+@dataclass
+class GateReport:
+    """What a gated domain or router command did: the scores, the verdict, what was registered."""
+
+    scores: list[gate.Score] = field(default_factory=list)
+    verdict: gate.Verdict = field(default_factory=lambda: gate.Verdict(True))
+    activated: bool = False
+    module: ModuleVersion | None = None
+    router_version: int | None = None
+    passages_encoded: int = 0
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.verdict.reasons
+
+    def table(self) -> str:
+        lines = gate.table(self.scores, subject="domain", caption="held-out nDCG@10 x 100")
+        state = "activated as router@production" if self.activated else "NOT activated (production unchanged)"
+        lines.append(f"router@{self.router_version}: {state}")
+        lines += [f"  - {why}" for why in self.reasons]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class DomainRequest:
+    """One add-domain or update-domain run."""
+
+    name: str
+    data: str
+    update: bool = False
+    instruction: str = ""
+    force: bool = False
+    threshold: float = gate.DEFAULT_THRESHOLD
+    config: DomainTrainConfig = field(default_factory=DomainTrainConfig)
+    backbone: str | None = None
+    progress: bool = True
+    echo: Callable[[str], None] | None = None
+
+    def say(self, message: str) -> None:
+        if self.echo:
+            self.echo(message)
+
+
+def add_domain(reg: Registry, name: str, *, data: str, **options) -> GateReport:
+    """Train a new domain prefix (query side only) and a router over every live domain; gate; activate.
+
+    ``options``: the other :class:`DomainRequest` fields (instruction, force, threshold, config,
+    backbone, progress, echo).
+    """
+    return run_domain(reg, DomainRequest(name, data, update=False, **options))
+
+
+def update_domain(reg: Registry, name: str, *, data: str, **options) -> GateReport:
+    """Train a new version of a live domain prefix from its current weights; gate; activate."""
+    return run_domain(reg, DomainRequest(name, data, update=True, **options))
+
+
+def run_domain(reg: Registry, req: DomainRequest) -> GateReport:
+    from ddr.registry.refs import check_name
+
+    check_name(req.name, "domain name")
+    state, current = _live(reg, req)
+    earlier = [domain_data.from_version(reg, current, mv, general_key=state.general_key, progress=req.progress) for mv in state.domains if mv.name != req.name]
+    new = domain_data.from_folder(reg, current, req.name, req.data, general_key=state.general_key, progress=req.progress)
+    if not len(new.train):
+        raise UsageError(f"{req.data}: no training queries with judgements in qrels/train.tsv")
+    old = next((mv for mv in state.domains if mv.name == req.name), None)
+    result = _train(current, state, new, old, req)
+    router = fit_router(current, [*earlier, new])
+    candidate = _with_domains(current, [*(current.domain_modules[d.name] for d in earlier), result.module], router)
+    scores = _score(current, candidate, new, earlier, old, result.heldout_ndcg[0])
+    report = GateReport(scores, gate.judge(scores, threshold=req.threshold), passages_encoded=new.encoded + sum(d.encoded for d in earlier))
+    report.module, rv = _register(reg, state, req, new, result, router, scores, old)
+    report.router_version = rv.version
+    action = f"{'update' if req.update else 'add'}-domain {req.name}"
+    report.activated = gate.activate(reg, rv.ref, report.verdict, force=req.force, action=action)
+    return report
+
+
+def _live(reg: Registry, req: DomainRequest):
+    """The live state and its loaded encoder, after checking the domain is (not) live as the command needs."""
+    state = live.resolve(reg)
+    live_names = [d.name for d in state.domains]
+    if req.update and req.name not in live_names:
+        raise UsageError(f"domain {req.name!r} is not live; use add-domain")
+    if not req.update and req.name in live_names:
+        raise UsageError(f"domain {req.name!r} is already live; use update-domain to train a new version")
+    return state, live.load_encoder(reg, state, backbone=req.backbone)
+
+
+def _train(current, state, new: DomainData, old: ModuleVersion | None, req: DomainRequest):
+    """The new module, trained on the query side only (a new version continues from the live weights)."""
+    from ddr.modules import DDREncoder, PrefixModule
+    from ddr.trainer.domain import train_domain
+
+    if old is not None:  # and keeps its prefix length
+        module = PrefixModule.load_state(current.domain_modules[req.name])
+    else:
+        module = PrefixModule.create(current.backbone, "domain", req.name, req.config.prefix_length, seed=req.config.seed, base=state.general is not None)
+    trainer_enc = DDREncoder(current.backbone, current.general, [module], config=current.config)
+    req.say(f"training domain {req.name!r}: {len(new.train)} queries, held-out {len(new.heldout)}")
+    return train_domain(trainer_enc, module, new.passages, new.doc_ids, new.train, new.heldout, req.config, echo=req.echo)
+
+
+def fit_router(encoder, sets: list[DomainData]):
+    """A router over ``sets`` (in this order), fitted on their training queries."""
+    import torch
+
+    from ddr.trainer.router import fit_router as fit
+
+    reps, labels = [], []
+    for i, d in enumerate(sets):
+        batch = encoder.tokenize(d.train.texts, encoder.config.query_max_length)
+        with torch.no_grad():
+            reps.append(encoder.token_mean(batch["input_ids"], batch["attention_mask"]))
+        labels.append(torch.full((len(d.train),), i))
+    return fit(torch.cat(reps), torch.cat(labels), [d.name for d in sets], backbone=dict(encoder.backbone.spec.__dict__))
+
+
+def _with_domains(current, domains, router=None):
+    from ddr.modules import DDREncoder
+
+    return DDREncoder(current.backbone, current.general, domains, router, current.config)
+
+
+def score(encoder, d: DomainData, route: str) -> float:
+    """Held-out nDCG@10 of ``encoder`` under ``route`` on a domain's cached passages."""
+    from ddr.trainer.domain import rank_and_score
+
+    return rank_and_score(encoder.encode_queries(d.heldout.texts, route=route), d.passages, d.doc_ids, d.heldout)
+
+
+def _score(current, candidate, new: DomainData, earlier: list[DomainData], old: ModuleVersion | None, untrained: float) -> list[gate.Score]:
+    """The gate's rows: the new domain under prior routing, every earlier one under top-k, the router's pick."""
+    general_only = untrained if old is None else score(_with_domains(current, []), new, "none")
+    prior = f"prior:{new.name}"
+    before_new = general_only if old is None else score(current, new, prior)
+    note = "new module vs general-only, prior routing" if old is None else f"v{old.version} -> new version, prior routing"
+    rows = [gate.Score(new.name, before_new, score(candidate, new, prior), note, general_only, "general-only", guarded=old is not None)]
+    for d in earlier:
+        before = score(current, d, "topk" if current.router else "none")
+        rows.append(gate.Score(d.name, before, score(candidate, d, "topk"), "top-k routing"))
+    rows.append(gate.Score(f"{new.name} (top-k)", None, score(candidate, new, "topk"), "router picks", guarded=False))
+    return rows
+
+
+def _register(reg, state, req: DomainRequest, new: DomainData, result, router, scores, old):
+    """Module (with its replay set) and router in one transaction."""
+    after, general_only = scores[0].after, scores[0].must_beat
+    members = [(mv.name, mv.version) for mv in state.domains if mv.name != req.name] + [(req.name, None)]
+    return publish_domain_and_router(
+        reg, result.module, router, domains=members, general_version=state.general_version,
+        router_metrics={"heldout": {s.name: s.after for s in scores}},
+        extra_files={domain_data.REPLAY_FILE: domain_data.replay_json(new)},
+        parent=old.version if old else None, data_fingerprint=new.fingerprint, description=req.instruction or None,
+        metrics={"heldout_ndcg@10": after, "general_only_heldout_ndcg@10": general_only, "heldout_curve": result.heldout_ndcg, "best_epoch": result.best_epoch},
+        data_paths=(str(Path(req.data).resolve()),), instruction=req.instruction,
+        train_config={**req.config.to_dict(), "heldout_source": new.heldout_source},
+    )
+
+
+def retrain_router(
+    reg: Registry, *, threshold: float = gate.DEFAULT_THRESHOLD, force: bool = False, backbone: str | None = None, progress: bool = True
+) -> GateReport:
+    """Refit the router over the live domains from their replay sets; gate it like add-domain."""
+    state = live.resolve(reg)
+    if not state.domains:
+        raise UsageError("no live domains to route over; run add-domain first")
+    current = live.load_encoder(reg, state, backbone=backbone)
+    sets = [domain_data.from_version(reg, current, mv, general_key=state.general_key, progress=progress) for mv in state.domains]
+    candidate = _with_domains(current, list(current.domain_modules.values()), fit_router(current, sets))
+    scores = [gate.Score(d.name, score(current, d, "topk"), score(candidate, d, "topk"), "top-k routing") for d in sets]
+    report = GateReport(scores, gate.judge(scores, threshold=threshold), passages_encoded=sum(d.encoded for d in sets))
+    rv = publish_router(reg, candidate.router, [(mv.name, mv.version) for mv in state.domains], state.general_version)
+    report.router_version = rv.version
+    report.activated = gate.activate(reg, rv.ref, report.verdict, force=force, action="retrain-router")
+    return report

@@ -1,0 +1,79 @@
+"""Index build, and whether an index still matches what is live.
+
+A passage index depends on the backbone and the general prefix only. Its record stores both, so
+search can tell a stale index (built under another general version) from a current one, whatever
+happened to domains and routers since.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from ddr.errors import DdrError, UsageError
+from ddr.registry import IndexRecord, NotFoundError, Registry
+
+from . import live
+from .cache import passage_embeddings
+
+
+class StaleIndexError(DdrError, RuntimeError):
+    """The index was built under another general prefix or backbone than the live one."""
+
+
+def build_index(
+    reg: Registry, data: str, *, name: str | None = None, kind: str = "flat", dtype: str = "float32", backbone: str | None = None, progress: bool = True
+) -> tuple[IndexRecord, int]:
+    """Encode a collection's corpus with the live general prefix, build and register an index.
+
+    Returns the record and how many passages were encoded now (0 when the cache had them all).
+    """
+    from ddr.retrieval import index as faiss_index
+    from ddr.retrieval.beir import collection_dirs, corpus_fingerprint, load_corpus
+
+    dirs = collection_dirs(data)
+    if len(dirs) != 1:
+        raise UsageError(f"{data} holds {len(dirs)} collections; index one collection folder at a time")
+    corpus = load_corpus(dirs[0])  # fails on bad data before anything is encoded or written
+    name = name or dirs[0].name
+    fp = corpus_fingerprint(corpus)
+    state = live.resolve(reg)
+    encoder = live.load_encoder(reg, state, backbone=backbone, dtype=dtype, with_domains=False)
+    ids = list(corpus)
+    texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
+    emb, encoded = passage_embeddings(reg, encoder, texts, general_key=state.general_key, corpus=fp, progress=progress)
+    params = {
+        "type": kind, "documents": len(ids), "dim": int(emb.shape[1]), "data": str(dirs[0].resolve()), "dtype": dtype,
+        "passage_max_length": encoder.config.passage_max_length, "general_key": state.general_key,
+    }
+    with tempfile.TemporaryDirectory(prefix="ddr-index-") as tmp:
+        folder = faiss_index.save(faiss_index.build(emb, kind), ids, [corpus[i]["title"][:100] for i in ids], Path(tmp) / "index")
+        record = reg.register_index(name, folder, encoder.backbone.spec.__dict__, fp, state.general_version, params)
+    return record, encoded
+
+
+def pick_index(reg: Registry, name: str | None) -> IndexRecord:
+    """The newest version of the named index (or of the only one)."""
+    records = reg.index_records(name)
+    if not records:
+        raise NotFoundError(f"no index named {name!r}" if name else "no index yet; run: ddr-registry index build --data DIR")
+    names = {r.name for r in records}
+    if name is None and len(names) > 1:
+        raise UsageError(f"several indexes ({', '.join(sorted(names))}); choose one with --index")
+    return records[-1]
+
+
+def is_fresh(record: IndexRecord, state: live.ActiveState) -> bool:
+    """Whether the index was built under the live general prefix."""
+    return record.params.get("general_key") == state.general_key
+
+
+def check_fresh(record: IndexRecord, state: live.ActiveState) -> None:
+    """Refuse a stale index with the exact command that rebuilds it."""
+    if not is_fresh(record, state):
+        built = f"general@{record.general_version}" if record.general_version else "the identity general prefix"
+        now = f"general@{state.general_version}" if state.general_version else "the identity general prefix"
+        raise StaleIndexError(
+            f"index {record.name!r} was built with {built} but the live general prefix is {now}; "
+            f"rebuild it: ddr-registry index build --data {record.params.get('data', 'DIR')} --name {record.name}"
+        )

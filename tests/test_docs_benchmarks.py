@@ -1,0 +1,32 @@
+"""docs/benchmarks.md is exactly what benchmarks/report_docs.py renders from benchmarks/results/*.json."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _report_docs():
+    # benchmarks/ is not an installed package: load the script from its path
+    spec = importlib.util.spec_from_file_location("ddr_bench_report_docs", ROOT / "benchmarks" / "report_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmarks_doc_is_current():
+    rendered = _report_docs().render(RESULTS)
+    committed = (ROOT / "docs" / "benchmarks.md").read_text()
+    assert rendered == committed, "docs/benchmarks.md differs from the results JSON: run python benchmarks/report_docs.py"
+
+
+def test_benchmarks_doc_quotes_the_continual_results():
+    continual = json.loads((RESULTS / "continual.json").read_text())
+    rendered = _report_docs().render(RESULTS)
+    prior = continual["average"]["DDR-prior"]
+    assert f"**{prior:.2f}**" in rendered
+    assert f"| DDR-prior | {continual['table']['scifact']['DDR-prior']:.2f} |" in rendered

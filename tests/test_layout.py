@@ -1,0 +1,125 @@
+"""The codebase's shape: rooms with one-way imports, no cycles, small files and short service functions."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ROOMS = {  # folder -> import name (pyproject maps them under ddr.)
+    "ddr": "ddr", "cli": "ddr.cli", "service": "ddr.service", "registry": "ddr.registry", "modules": "ddr.modules",
+    "trainer": "ddr.trainer", "retrieval": "ddr.retrieval", "hub": "ddr.hub", "migrations": "ddr.migrations",
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for folder, package in ROOMS.items():
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            parts = [p for p in path.relative_to(ROOT / folder).with_suffix("").parts if p != "__init__"]
+            found[".".join([package, *parts])] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: Path, *, module_level: bool) -> set[str]:
+    """ddr modules ``name`` imports (module level only: what runs at import time; TYPE_CHECKING blocks excluded)."""
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if module_level else list(ast.walk(tree))
+    out: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            subs = {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES}
+            out |= subs if len(subs) == len(node.names) else {base} | subs
+    return out
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+@pytest.mark.parametrize("module_level", [True, False], ids=["module-level", "function-level-too"])
+def test_no_import_cycle(module_level):
+    graph = {m: {i for i in _imports(m, p, module_level=module_level) if i in MODULES and i != m} for m, p in MODULES.items()}
+    assert _cycles(graph) == []
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]
+
+
+FORBIDDEN = {  # room -> what it must never import, at any level
+    "ddr.registry": ("torch", "transformers", "ddr.modules.encoder", "ddr.service", "ddr.cli", "ddr.hub"),
+    "ddr.hub": ("torch", "transformers", "ddr.service", "ddr.cli", "ddr.modules.encoder", "ddr.modules.prefix"),
+    "ddr.modules": ("ddr.registry", "ddr.service", "ddr.cli", "ddr.hub", "sqlalchemy"),
+    "ddr.trainer": ("ddr.registry", "ddr.service", "ddr.cli", "ddr.hub", "sqlalchemy"),
+    "ddr.retrieval": ("ddr.registry", "ddr.service", "ddr.cli"),
+    "ddr.service": ("ddr.cli",),
+}
+
+
+@pytest.mark.parametrize("room", sorted(FORBIDDEN))
+def test_one_way_imports(room):
+    bad = []
+    for name, path in MODULES.items():
+        if name == room or name.startswith(room + "."):
+            tree = ast.parse(path.read_text())
+            imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+            imported |= _imports(name, path, module_level=False)
+            bad += [f"{name} imports {i}" for i in sorted(imported) if any(i == f or i.startswith(f + ".") for f in FORBIDDEN[room])]
+    assert bad == []
+
+
+def test_ddr_package_holds_no_business_logic():
+    assert sorted(p.name for p in (ROOT / "ddr").glob("*.py")) == ["__init__.py", "__main__.py", "errors.py"]
+
+
+def test_files_stay_small():
+    assert [f"{p.relative_to(ROOT)}: {n}" for p in MODULES.values() if (n := len(p.read_text().splitlines())) > 400] == []
+
+
+def test_service_functions_stay_short():
+    long = []
+    for name, path in MODULES.items():
+        if name.startswith("ddr.service"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
+                    long.append(f"{path.relative_to(ROOT)}:{node.name}")
+    assert long == []
+
+
+def test_cli_and_configs_import_nothing_heavy():
+    """``ddr-registry --help`` and every config class load neither torch nor SQLAlchemy."""
+    code = (
+        "import sys, ddr.cli.app, ddr.modules.config, ddr.trainer.config, ddr.service.gate, ddr.registry.limits\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sqlalchemy', 'faiss') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
