@@ -1,48 +1,40 @@
-"""Shared fixtures: tiny in-process BERT backbones, so the default suite needs no download."""
+"""Shared fixtures (pytest finds them here; test modules never import fixtures).
+
+Plain builders live in helper modules: tiny backbones in ``tinybert``, collections in ``beirdata``,
+seeded modules in ``helpers``, registry artifacts in ``registry_helpers``, the Hub in ``hub_server``
+and ``hubtools``, bad-input checks in ``badinput``, kill trials in ``crashtools``.
+
+Two modules keep their own richer fixture under a shared name, which overrides the one here:
+``test_registry.py`` (``reg`` on SQLite and PostgreSQL) and ``test_registry_cli.py`` (a ``home`` with versions).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
-
-WORDS = [f"w{i}" for i in range(120)]
-
-
-def make_tokenizer(folder: Path):
-    from transformers import BertTokenizer
-
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
-    path = folder / "vocab.txt"
-    path.write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizer(vocab=str(path))  # transformers 5 ignores vocab_file=
-    assert tokenizer.convert_tokens_to_ids(["w7"]) != [tokenizer.unk_token_id]
-    return tokenizer
-
-
-def make_backbone(folder: Path, seed: int = 0, layers: int = 2, hidden: int = 32, heads: int = 4, name: str = "tiny"):
-    import torch
-    from transformers import BertConfig, BertModel
-
-    from ddr.modules import from_model
-
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=len(WORDS) + 5,
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        intermediate_size=2 * hidden,
-        max_position_embeddings=128,
-    )
-    model = BertModel(config, add_pooling_layer=False)
-    return from_model(model, make_tokenizer(folder), name=name)
+from hub_server import HubState, serve
+from hubtools import REPO, cli, hub_env, ok
+from registry_helpers import create_pg_database, drop_pg_database, pg_reason
+from tinybert import make_backbone, sentence
 
 
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory):
     return make_backbone(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory):
+    """A tiny backbone saved as a folder, so the CLI can load it with --backbone PATH."""
+    folder = tmp_path_factory.mktemp("tiny-backbone")
+    bb = make_backbone(folder)
+    bb.model.config._attn_implementation = "sdpa"
+    bb.model.save_pretrained(folder / "model")
+    bb.tokenizer.save_pretrained(folder / "model")
+    return str(folder / "model")
 
 
 @pytest.fixture(autouse=True)
@@ -52,10 +44,6 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-
-
-def sentence(*ids: int) -> str:
-    return " ".join(WORDS[i] for i in ids)
 
 
 @pytest.fixture
@@ -72,3 +60,98 @@ def texts():
 
 BEIR_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "beir"
 BEIR_DIR = Path(os.environ.get("DDR_BEIR_DIR", BEIR_DIR)).resolve()
+
+
+# ---------------------------------------------------------------- registries
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Each registry test runs on SQLite (in the test's home) and on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        yield None  # the registry's default: <home>/registry.db
+        return
+    reason = pg_reason()
+    if reason:
+        pytest.skip(reason)
+    url, name = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture
+def reg(tmp_path):
+    from ddr.registry import Registry
+
+    return Registry.init(tmp_path / "home")
+
+
+@pytest.fixture
+def home(tmp_path):
+    """An empty registry home (the bad-input tests compare it byte for byte before and after)."""
+    from ddr.registry import Registry
+
+    h = tmp_path / "home"
+    Registry.init(h).close()
+    return h
+
+
+# ---------------------------------------------------------------- the Hub (tests/hub_server.py)
+
+
+@pytest.fixture(scope="session")
+def source_home(tmp_path_factory, tiny_backbone) -> Path:
+    """general@1; scifact@1, @2 (parent 1); nfcorpus@1; router@1 (scifact@1), router@2 (scifact@2, nfcorpus@1) in production."""
+    import helpers
+
+    from ddr.publish import publish_module, publish_router
+    from ddr.registry import Registry
+    from ddr.registry.aliases import set_alias
+
+    home = tmp_path_factory.mktemp("hub-source") / "home"
+    reg = Registry.init(home)
+    bb = tiny_backbone
+    g = publish_module(reg, helpers.general(bb), metrics={"ndcg@10": 0.5})
+    publish_module(reg, helpers.domain(bb, "scifact", 3), description="claims about science", metrics={"heldout_ndcg@10": 0.61})
+    publish_module(reg, helpers.domain(bb, "scifact", 4), description="claims about science", parent=1)
+    publish_module(reg, helpers.domain(bb, "nfcorpus", 5), description="nutrition questions")
+    publish_router(reg, helpers.router(bb, ["scifact"]), [("scifact", 1)], g.version)
+    publish_router(reg, helpers.router(bb, ["scifact", "nfcorpus"]), [("scifact", 2), ("nfcorpus", 1)], g.version, metrics={"heldout": {"scifact": 0.6}})
+    set_alias(reg, "router@1", "production")
+    set_alias(reg, "router@2", "production")
+    reg.close()
+    return home
+
+
+@pytest.fixture
+def home_a(source_home, tmp_path) -> Path:
+    return Path(shutil.copytree(source_home, tmp_path / "a"))
+
+
+@pytest.fixture
+def lfs_hub():
+    server = serve(HubState(lfs_threshold=1))  # every non-empty file goes through LFS
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def pushed(source_home, tmp_path_factory) -> HubState:
+    """One default push of the source registry (every file through LFS), cloned by ``pushed_hub``."""
+    tmp = tmp_path_factory.mktemp("pushed")
+    server = serve(HubState(lfs_threshold=1))
+    try:
+        ok(cli(hub_env(server.url, tmp), Path(shutil.copytree(source_home, tmp / "a")), "push", "--repo", REPO))
+    finally:
+        server.close()
+    return server.state
+
+
+@pytest.fixture
+def pushed_hub(pushed):
+    """A server already holding the pushed repository; each test gets its own copy to break."""
+    server = serve(pushed.clone())
+    yield server
+    server.close()

@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-from pathlib import Path
-
 import pytest
+from beirdata import write_collection
 
 from ddr.errors import DataError
 from ddr.retrieval.beir import collection_dirs, corpus_fingerprint, load_collection
 from ddr.retrieval.metrics import evaluate
-
-
-def write_collection(root: Path, *, crlf: bool = False, gz: bool = False, qrels_rows=None, corpus_lines=None) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "qrels").mkdir(exist_ok=True)
-    corpus_lines = corpus_lines or [
-        json.dumps({"_id": "d1", "title": "Wings", "text": "lift and drag"}),
-        json.dumps({"_id": "d2", "title": "", "text": "boundary layer"}),
-        json.dumps({"_id": "d3", "title": "Vitamins", "text": "vitamin d"}),
-    ]
-    queries = [json.dumps({"_id": "q1", "text": "wing lift"}), json.dumps({"_id": "q2", "text": "vitamin"})]
-    nl = "\r\n" if crlf else "\n"
-    for stem, lines in (("corpus", corpus_lines), ("queries", queries)):
-        data = (nl.join(lines) + nl).encode()
-        if gz:
-            (root / f"{stem}.jsonl.gz").write_bytes(gzip.compress(data))
-        else:
-            (root / f"{stem}.jsonl").write_bytes(data)
-    rows = qrels_rows or ["q1\td1\t1", "q2\td3\t2"]
-    (root / "qrels" / "test.tsv").write_bytes((nl.join(["query-id\tcorpus-id\tscore", *rows]) + nl).encode())
-    return root
 
 
 @pytest.mark.parametrize("crlf, gz", [(False, False), (True, False), (False, True), (True, True)])

@@ -1,4 +1,4 @@
-"""CLI contract: --version, --help on every command, no torch on the help path (bad input: test_bad_input.py)."""
+"""CLI contract: --version, --help on every command, no torch on the help path (bad input: test_bad_*.py)."""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
-from conftest import make_backbone
 from helpers import domain, general, router
 from safetensors.torch import save_file
+from tinybert import make_backbone
 
 from ddr.errors import DdrError
 from ddr.modules import DDREncoder, PrefixModule, Router

@@ -9,7 +9,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from registry_fixtures import db_url  # noqa: F401  (fixture)
 from sqlalchemy import create_engine, text
 
 from ddr.cli import main
@@ -26,7 +25,7 @@ def test_head_constant_matches_scripts():
     assert HEAD_REVISION == head_revision()
 
 
-def test_models_match_migrations(tmp_path, db_url):  # noqa: F811
+def test_models_match_migrations(tmp_path, db_url):
     """Migrations and models describe the same schema (no diff for autogenerate to find)."""
     reg = Registry.init(tmp_path / "home", db_url)
     with reg.engine.connect() as conn:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from registry_fixtures import BACKBONE, artifact, db_url  # noqa: F401  (fixture)
+from registry_helpers import BACKBONE, artifact
 from sqlalchemy import text
 
 from ddr.errors import UsageError
@@ -13,7 +13,7 @@ from ddr.registry.maintenance import gc, verify
 
 
 @pytest.fixture
-def reg(tmp_path, db_url):  # noqa: F811
+def reg(tmp_path, db_url):
     r = Registry.init(tmp_path / "home", db_url)
     yield r
     r.close()

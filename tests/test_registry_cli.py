@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from registry_fixtures import BACKBONE, artifact
+from registry_helpers import BACKBONE, artifact
 
 from ddr.cli import main
 from ddr.registry import Registry

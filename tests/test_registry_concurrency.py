@@ -7,7 +7,8 @@ import multiprocessing as mp
 import random
 import time
 
-from registry_fixtures import BACKBONE, artifact, db_url  # noqa: F401  (fixture)
+from crashtools import record
+from registry_helpers import BACKBONE, artifact
 
 from ddr.registry import ConflictError, Registry
 from ddr.registry.aliases import history, rollback, set_alias
@@ -51,9 +52,7 @@ def worker(home: str, url: str | None, seed: int, folder: str, queue) -> None:
     queue.put(done)
 
 
-def test_concurrent_writers(tmp_path, db_url):  # noqa: F811
-    from test_crash import record
-
+def test_concurrent_writers(tmp_path, db_url):
     home = tmp_path / "home"
     reg = Registry.init(home, db_url)
     reg.register_module("domain", "shared", artifact(tmp_path / "seed", b"seed"), {}, BACKBONE)

@@ -8,30 +8,18 @@ import math
 import numpy as np
 import pytest
 import torch
+from beirdata import write_collection
 from click.testing import CliRunner
-from conftest import make_backbone, sentence
-from test_beir import write_collection
+from tinybert import sentence
 
 from ddr.cli import main
 from ddr.evaluation import evaluate
 from ddr.indexing import StaleIndexError, build_index, search
 from ddr.modules import PrefixModule
 from ddr.publish import publish_module, publish_router
-from ddr.registry import Registry
 from ddr.registry.aliases import rollback, set_alias
 from ddr.retrieval import index as faiss_index
 from ddr.retrieval.beir import corpus_fingerprint, load_collection
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):
-    """A tiny backbone saved as a folder, so the CLI can load it with --backbone PATH."""
-    folder = tmp_path_factory.mktemp("tiny-backbone")
-    bb = make_backbone(folder)
-    bb.model.config._attn_implementation = "sdpa"
-    bb.model.save_pretrained(folder / "model")
-    bb.tokenizer.save_pretrained(folder / "model")
-    return str(folder / "model")
 
 
 @pytest.fixture
@@ -41,11 +29,6 @@ def collection(tmp_path):
     root = write_collection(tmp_path / "coll", corpus_lines=docs, qrels_rows=rows)
     (root / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{i}", "text": sentence(3 * i, 3 * i + 1)}) + "\n" for i in range(5)))
     return root
-
-
-@pytest.fixture
-def reg(tmp_path):
-    return Registry.init(tmp_path / "home")
 
 
 def test_index_round_trip_keeps_ids(tmp_path):

@@ -3,14 +3,10 @@ domains, no passage re-encoded, a gate that refuses harm, and no half-registered
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
+from beirdata import make_domain
 from click.testing import CliRunner
-from conftest import sentence
-from test_beir import write_collection
-from test_retrieval import tiny_path  # noqa: F401  (fixture)
 
 from ddr import active as live
 from ddr import training
@@ -22,23 +18,6 @@ from ddr.registry.maintenance import verify
 from ddr.trainer.domain import DomainTrainConfig
 
 FAST = DomainTrainConfig(prefix_length=4, epochs=3, batch_size=8, lr=5e-2)
-
-
-def make_domain(root, name: str, offset: int, n_docs: int = 20):
-    """Documents of 3 words from this domain's vocabulary slice; each query shares 2 words with its doc."""
-    docs = [json.dumps({"_id": f"{name}{i}", "title": "", "text": sentence(offset + i % 55, offset + (i + 1) % 55, offset + (i + 2) % 55)}) for i in range(n_docs)]
-    train_rows = [f"{name}q{i}\t{name}{i}\t1" for i in range(15)]
-    folder = write_collection(root / name, corpus_lines=docs, qrels_rows=[f"{name}q{i}\t{name}{i}\t1" for i in range(15, 20)])
-    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(train_rows) + "\n")
-    (folder / "queries.jsonl").write_text(
-        "".join(json.dumps({"_id": f"{name}q{i}", "text": sentence(offset + i % 55, offset + (i + 2) % 55)}) + "\n" for i in range(20))
-    )
-    return folder
-
-
-@pytest.fixture
-def reg(tmp_path):
-    return Registry.init(tmp_path / "home")
 
 
 @pytest.fixture
@@ -61,7 +40,7 @@ def captured(monkeypatch):
     return seen
 
 
-def test_add_two_domains(reg, domains, tiny_path, captured):  # noqa: F811
+def test_add_two_domains(reg, domains, tiny_path, captured):
     alpha, beta = domains
     first = training.add_domain(reg, "alpha", str(alpha), "alpha words", config=FAST, backbone=tiny_path, progress=False, force=True)
     assert first.activated and first.module.ref == "domain/alpha@1" and first.router_version == 1
@@ -85,7 +64,7 @@ def test_add_two_domains(reg, domains, tiny_path, captured):  # noqa: F811
         training.add_domain(reg, "beta", str(beta), config=FAST, backbone=tiny_path, progress=False)
 
 
-def test_gate_refuses_harm(reg, domains, tiny_path, monkeypatch):  # noqa: F811
+def test_gate_refuses_harm(reg, domains, tiny_path, monkeypatch):
     alpha, beta = domains
     training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
     real_fit = training._fit_router
@@ -119,7 +98,7 @@ def test_gate_refuses_harm(reg, domains, tiny_path, monkeypatch):  # noqa: F811
     assert reg.router_version("router@2").domains == (("alpha", 1), ("beta", 1))  # candidate kept for inspection
 
 
-def test_interrupted_registration_leaves_nothing(reg, domains, tiny_path, monkeypatch):  # noqa: F811
+def test_interrupted_registration_leaves_nothing(reg, domains, tiny_path, monkeypatch):
     alpha, _ = domains
 
     def crash(*args, **kwargs):
@@ -135,7 +114,7 @@ def test_interrupted_registration_leaves_nothing(reg, domains, tiny_path, monkey
     assert again.module.version == 1 and again.router_version == 1
 
 
-def test_update_domain_and_retrain_router(reg, domains, tiny_path):  # noqa: F811
+def test_update_domain_and_retrain_router(reg, domains, tiny_path):
     alpha, beta = domains
     training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
     training.add_domain(reg, "beta", str(beta), config=FAST, backbone=tiny_path, progress=False, force=True)
@@ -148,7 +127,7 @@ def test_update_domain_and_retrain_router(reg, domains, tiny_path):  # noqa: F81
     assert rr.passages_encoded == 0
 
 
-def test_training_is_deterministic(reg, tmp_path, domains, tiny_path):  # noqa: F811
+def test_training_is_deterministic(reg, tmp_path, domains, tiny_path):
     alpha, _ = domains
     a = training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
     other = Registry.init(tmp_path / "other")
@@ -158,7 +137,7 @@ def test_training_is_deterministic(reg, tmp_path, domains, tiny_path):  # noqa: 
     assert a.module.metrics["heldout_curve"] == b.module.metrics["heldout_curve"]
 
 
-def test_cli_add_domain(tmp_path, domains, tiny_path):  # noqa: F811
+def test_cli_add_domain(tmp_path, domains, tiny_path):
     alpha, _ = domains
     home = tmp_path / "clihome"
     run = lambda *a: CliRunner().invoke(main, ["--home", str(home), *a])
@@ -172,7 +151,7 @@ def test_cli_add_domain(tmp_path, domains, tiny_path):  # noqa: F811
     assert result.exit_code == 1 and "not live" in result.output
 
 
-def test_train_general(reg, domains, tiny_path, captured):  # noqa: F811
+def test_train_general(reg, domains, tiny_path, captured):
     from ddr.general_training import train_general
     from ddr.trainer.general import GeneralTrainConfig
 

@@ -1,4 +1,4 @@
-"""Registry test helpers: database URLs for SQLite and the real PostgreSQL, fake artifacts."""
+"""Registry test helpers: the real PostgreSQL server (the ``db_url`` fixture in conftest.py uses them), fake artifacts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import json
 import os
 import uuid
 from pathlib import Path
-
-import pytest
 
 PG_ADMIN_URL = os.environ.get("DDR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -50,22 +48,6 @@ def drop_pg_database(name: str) -> None:
 
     with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """Each registry test runs on SQLite (in the test's home) and on the real PostgreSQL server."""
-    if request.param == "sqlite":
-        yield None  # the registry's default: <home>/registry.db
-        return
-    reason = pg_reason()
-    if reason:
-        pytest.skip(reason)
-    url, name = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(name)
 
 
 def artifact(folder: Path, payload: bytes, config: dict | None = None) -> Path:
