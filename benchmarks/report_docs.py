@@ -8,6 +8,10 @@ measured, how to reproduce it and on which machine (each JSON's ``machine`` fiel
 does not record something (a query count, the routing depth of an old run), the text says so
 instead of filling it in. Output is deterministic: collections in each file's recorded ``order``
 (else sorted), fixed float formats. ``tests/test_docs_benchmarks.py`` checks the committed file.
+
+The sections are split over files beside this one: the continual benchmark's in ``report_continual.py``, the routing
+sweep's and the router input's in ``report_routing.py``, the rest here; the formatting helpers and ``Doc`` are in
+``report_common.py``.
 """
 
 from __future__ import annotations
@@ -29,95 +33,32 @@ FILES = (
 )
 
 
-def _continual_report():
-    """``benchmarks/continual_report.py`` by path (benchmarks/ is not an installed package)."""
-    spec = importlib.util.spec_from_file_location("ddr_bench_continual_report", HERE / "continual_report.py")
+def _sibling(stem: str):
+    """``benchmarks/<stem>.py``, imported by path under its plain name (benchmarks/ is not an installed package).
+
+    This file runs as a script (its folder is then on ``sys.path``) or is loaded by path, as ``tests/test_docs_benchmarks.py``
+    does (then it is not). Registered in ``sys.modules`` under the name a script's ``import <stem>`` gives it, so that
+    ``report_continual.py`` and ``report_routing.py`` import ``report_common`` plainly either way; loaded once per process.
+    """
+    path = HERE / f"{stem}.py"
+    module = sys.modules.get(stem)
+    if module is not None and getattr(module, "__file__", None) and Path(module.__file__).resolve() == path:
+        return module
+    spec = importlib.util.spec_from_file_location(stem, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[stem] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(stem, None)
+        raise
     return module
 
 
-# --- formatting -----------------------------------------------------------------------------------
-
-
-def f(x, nd: int = 2) -> str:
-    """Fixed-point; '–' for a missing value; never '-0.00'."""
-    if x is None:
-        return "–"
-    s = f"{x:.{nd}f}"
-    return s[1:] if s.startswith("-") and float(s) == 0 else s
-
-
-def sf(x, nd: int = 2) -> str:
-    """Signed fixed-point (+1.23 / -1.23 / 0.00)."""
-    if x is None:
-        return "–"
-    return f(x, nd) if float(f(x, nd)) == 0 else f"{x:+.{nd}f}"
-
-
-def pct(frac, nd: int = 1) -> str:
-    """A fraction 0..1 as a percentage."""
-    return "–" if frac is None else f(100 * frac, nd)
-
-
-def ratio(r: dict) -> str:
-    """A median ratio with its spread over rounds."""
-    return f"{f(r['median'], 3)}× [{f(r['min'], 3)}–{f(r['max'], 3)}]"
-
-
-def table(header: list[str], rows: list[list[str]], align: str = "") -> list[str]:
-    """A Markdown table; ``align`` has one letter per column, 'l' or 'r' (default: the first left, the rest right)."""
-    align = align or "l" + "r" * (len(header) - 1)
-    assert len(align) == len(header), (align, header)
-    align = ["---:" if a == "r" else "---" for a in align]
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out + [""]
-
-
-def minutes(seconds: float) -> str:
-    return f"{f(seconds / 60, 1)} min"
-
-
-# --- machines -------------------------------------------------------------------------------------
-
-
-def machine_key(m: dict) -> tuple:
-    return tuple(sorted((k, str(v)) for k, v in m.items()))
-
-
-def machine_names(data: dict[str, dict]) -> dict[tuple, str]:
-    """One short name per distinct machine record, from torch's CPU capability ('the AVX2 machine')."""
-    keys = sorted({machine_key(d["machine"]) for d in data.values() if "machine" in d})
-    names, used = {}, {}
-    for k in keys:
-        cap = dict(k).get("cpu_capability", "unknown")
-        used[cap] = used.get(cap, 0) + 1
-        names[k] = f"the {cap} machine" + (f" #{used[cap]}" if used[cap] > 1 else "")
-    return names
-
-
-class Doc:
-    def __init__(self, data: dict[str, dict]) -> None:
-        self.data = data
-        self.names = machine_names(data)
-        self.lines: list[str] = []
-
-    def add(self, *lines: str) -> None:
-        self.lines.extend(lines)
-
-    def machine(self, file: str) -> str:
-        d = self.data[file]
-        if "machine" not in d:
-            return "not recorded in the JSON"
-        return self.names[machine_key(d["machine"])]
-
-    def ran_on(self, file: str) -> str:
-        m = self.data[file].get("machine")
-        if m is None:
-            return f"Machine: not recorded in `{file}`."
-        return (f"Measured on {self.machine(file)} (`{file}`: {m['processor']}, torch CPU capability {m['cpu_capability']}, "
-                f"{m['threads']} threads, torch {m['torch']}, Python {m['python']}).")
+_common = _sibling("report_common")  # the formatting helpers and Doc; the sections below use them by their short names
+Doc, f, ratio, sf, table = _common.Doc, _common.f, _common.ratio, _common.sf, _common.table
+_continual = _sibling("report_continual")  # the continual benchmark's sections
+_routing = _sibling("report_routing")  # the routing sweep and the router input
 
 
 # --- sections -------------------------------------------------------------------------------------
@@ -160,252 +101,6 @@ def header(doc: Doc) -> None:
         "",
     )
 
-
-def continual_n_note(doc: Doc, file: str, short: bool = False) -> str:
-    d = doc.data[file]
-    if short:
-        return (f"*n*: not recorded per collection in `{file}` ({d['router_test']['queries']} test queries in all; "
-                "see the note under the final table).")
-    extra = []
-    ad, ql = doc.data.get("add_domain.json"), doc.data.get("query_latency.json")
-    if ad:
-        extra.append(f"{ad['collection']} {ad['test_ndcg@10']['plain']['all_queries']} (`add_domain.json`)")
-    if ql:
-        extra.append(f"{ql['collection']} {ql['latency']['queries']} (`query_latency.json`)")
-    note = (f"*n*: `{file}` does not record the number of test queries per collection; its router evaluation counted "
-            f"{d['router_test']['queries']} test queries over all {len(d['order'])} collections (`router_test.queries`).")
-    if extra:
-        note += " Two other results files record the same test split's judged queries: " + ", ".join(extra) + "."
-    return note
-
-
-def targets(doc: Doc, out: dict, report) -> None:
-    described = {
-        "prior_vs_plain_plus_3": ("DDR-prior average − plain average", ">=", 2),
-        "prior_vs_best_bm25": ("DDR-prior average − the better BM25 average", ">=", 2),
-        "topk_within_1_of_prior": ("DDR-topk average − DDR-prior average", ">=", 2),
-        "router_accuracy": ("router accuracy on all collections' test queries, %", ">=", 1),
-        "prior_forgetting_exactly_zero": ("every earlier collection's prior score unchanged after every addition", "", 2),
-        "topk_worst_drop": ("largest top-k drop of a collection below its own earlier score", "<=", 2),
-        "zero_shot_worst_delta": ("worst leave-one-out zero-shot delta vs plain", ">=", 2),
-        "prior_vs_finetune": ("DDR-prior average − query-encoder fine-tune average", ">=", 2),
-        "per_domain_params_pct": ("parameters per domain module, % of the backbone", "<=", 3),
-        "no_earlier_passage_reencoded": ("no add-domain encoded any passage", "", 2),
-    }
-    rows = []
-    for key in sorted(out["checks"], key=lambda k: list(described).index(k) if k in described else len(described)):
-        c = out["checks"][key]
-        what, cmp, nd = described.get(key, (key, "", 2))
-        target = f"{cmp} {f(c['target'], nd)}" if "target" in c else "–"
-        rows.append([f"`{key}`", what, f(c.get("value"), nd) if "value" in c else "–", target, "met" if c["met"] else "**missed**"])
-    doc.add(*table(["check", "what", "value", "target", "result"], rows, "llrrl"))
-    if report.checks(out) != out["checks"]:
-        doc.add("Note: recomputing the checks with `continual_report.checks()` does not give the stored values; rerun the benchmark.", "")
-
-
-def threshold(additions: list[dict]) -> str:
-    """The gate's threshold as its refusal messages state it ('dropped 0.51 points (> 0.5)')."""
-    found = sorted({m.group(1) for a in additions for r in a["reasons"] for m in [re.search(r"\(> ([0-9.]+)\)", r)] if m})
-    return f" with a {found[0]}-point threshold" if len(found) == 1 else ""
-
-
-def continual(doc: Doc, report) -> None:
-    file = "continual.json"
-    out = doc.data[file]
-    names, s = out["order"], out["settings"]
-    avg, tab = out["average"], out["table"]
-    systems = list(avg)
-    doc.add(
-        "## The seven-domain continual benchmark",
-        "",
-        f"`benchmarks/continual.py` adds {len(names)} collections one after another ({', '.join(names)}) through the library",
-        "calls the CLI makes, gates on, into one SQLite registry in a temp dir, with the default backbone",
-        "(all-MiniLM-L6-v2). First BM25 (bm25s, with and without the Snowball stemmer) and the plain backbone;",
-        "then `train-general` on the union of the train splits; then `add-domain` per collection, after each of",
-        "which every collection added so far is scored on its test split under prior, top-k and soft routing;",
-        "then a full fine-tune of a copy of the query encoder per collection (the reference) and a leave-one-out",
-        "zero-shot pass. Every call of `DDREncoder.encode_passages` is counted, so \"adding a domain encodes no",
-        "earlier passage\" is measured, not assumed.",
-        "",
-        f"This is the current run (`{file}`, top-k = top-1, the default now). Command: `{out['command']}`"
-        + (" — the embedding cache was seeded from the cold run below (same cache keys, so identical embeddings)." if out.get("cache_seeded") else "."),
-        f"Total wall time {minutes(out['total_seconds'])} for {out['passages_in_collections']:,} passages in the collections.",
-        doc.ran_on(file),
-        "",
-        f"Settings recorded: encoding in {s['dtype']}, passages cut at {s['passage_max_length']} tokens; domain trainer "
-        f"P={s['domain']['prefix_length']}, lr {s['domain']['lr']:g}, up to {s['domain']['epochs']} epochs (patience "
-        f"{s['domain']['patience']}), batch {s['domain']['batch_size']}, temperature {s['domain']['temperature']:g}; general trainer "
-        f"P={s['general']['prefix_length']}, lr {s['general']['lr']:g}, {s['general']['epochs']} epoch(s), batch {s['general']['batch_size']}, "
-        f"hard negatives mined from ranks {s['general']['mine_from']}–{s['general']['mine_to']}; query-encoder fine-tune lr "
-        f"{s['ft_lr']:g}, {s['ft_epochs']} epochs (best epoch on held-out kept).",
-        "",
-        "### Final table (test nDCG@10 × 100)",
-        "",
-    )
-    rows = [[sys_] + [f(tab[n][sys_]) for n in names] + [f"**{f(avg[sys_])}**"] for sys_ in systems]
-    doc.add(*table(["system"] + names + ["**average**"], rows))
-    doc.add(continual_n_note(doc, file), "")
-
-    # the general phase and the gate
-    g = out["general"]
-    doc.add(
-        "### Gates",
-        "",
-        f"**General prefix.** `train-general` ran {g['steps']} steps; its candidate "
-        + ("went live." if g["activated"] else "was refused by its own gate (" + "; ".join(g["reasons"]) + "), so the domains trained on the "
-           "plain backbone (the identity general prefix), as the product does.")
-        + " Held-out nDCG@10 × 100 per collection, live general prefix (before) vs candidate (after); held-out query counts are "
-        "not recorded in the JSON:",
-        "",
-    )
-    rows = [[r["collection"], f(r["before"]), f(r["after"]), sf(r["delta"])] for r in g["heldout"]]
-    doc.add(*table(["collection", "before", "after", "delta"], rows))
-    live = [a["domain"] for a in out["additions"] if a["activated"]]
-    refused = [a for a in out["additions"] if not a["activated"]]
-    doc.add(
-        f"**add-domain.** {len(live)} of {len(out['additions'])} additions went live ({', '.join(live)}); the gate refused "
-        f"{len(refused)}" + (": " + "; ".join(f"{a['domain']} ({'; '.join(a['reasons'])})" for a in refused) if refused else "") + ".",
-        f"The gate compares held-out scores under top-k routing{threshold(out['additions'])}; on collections with few",
-        "held-out queries one misrouted query moves the score by more than that (the held-out set sizes are not",
-        "recorded in the JSON).",
-        "",
-    )
-    rows = [[a["domain"], "yes" if a["activated"] else "**refused**", str(a["best_epoch"]), f(a["heldout_curve"][0]),
-             f(max(a["heldout_curve"])), f(a["seconds"], 1), str(a["passages_encoded"]), ", ".join(a["live"])] for a in out["additions"]]
-    doc.add(*table(["added", "live?", "best epoch", "held-out, epoch 0 (untrained)", "held-out, best epoch", "seconds", "passages encoded", "live after"],
-                   rows, "llrrrrrl"))
-    if refused:
-        rt = out["router_test"]["per_collection"]
-        doc.add(
-            "A refused collection is served as production would serve it: `prior` gets the general prefix only (here the",
-            "plain backbone, since the general candidate was refused), `top-k` and `soft` get whatever the live router",
-            "picks. That is where DDR-topk and DDR-prior part on those collections:",
-            "",
-        )
-        rows = [[a["domain"], f(tab[a["domain"]]["plain"]), f(tab[a["domain"]]["DDR-prior"]), f(tab[a["domain"]]["DDR-topk"]),
-                 f(rt[a["domain"]]["abstained"], 1) if a["domain"] in rt else "–"] for a in refused]
-        doc.add(*table(["refused collection", "plain", "DDR-prior", "DDR-topk", "router abstained, % of its test queries"], rows))
-
-    # forgetting
-    prior = out["forgetting_matrix"]["prior"]
-    unchanged = all(prior[k][n] == prior[k - 1][n] for k in range(1, len(prior)) for n in prior[k - 1])
-    doc.add(
-        "### Forgetting",
-        "",
-        "Test nDCG@10 × 100 of every collection added so far, after each addition (row), under top-k routing.",
-        "Under `prior` routing " + ("every earlier collection's score stayed the same to the last recorded digit after every addition."
-                                     if unchanged else "some earlier collection's score changed (see `results/continual.md`)."),
-        "",
-    )
-    topk = out["forgetting_matrix"]["topk"]
-    rows = [[a["domain"] + ("" if a["activated"] else " (refused)")] + [f(row[n]) if n in row else "" for n in names]
-            for a, row in zip(out["additions"], topk)]
-    doc.add(*table(["after adding"] + names, rows))
-    drops = []
-    for j, n in enumerate(names):
-        col = [topk[k][n] for k in range(j, len(topk))]
-        worst, peak = 0.0, col[0]
-        for v in col:
-            peak = max(peak, v)
-            worst = max(worst, peak - v)
-        if worst > 0:
-            drops.append((-round(worst, 2), n, peak, col[-1]))
-    drops.sort()
-    if drops:
-        doc.add("Largest top-k drops below a collection's own earlier score: "
-                + "; ".join(f"{n} {f(-d)} ({f(p)} → {f(last)} at the end)" for d, n, p, last in drops[:3])
-                + f". The target was at most {f(out['checks']['topk_worst_drop']['target'])}.", "")
-    doc.add("The prior and soft matrices are in [`benchmarks/results/continual.md`](../benchmarks/results/continual.md) "
-            "(`python benchmarks/continual_report.py benchmarks/results/continual.json` re-renders it and the plots).", "")
-
-    # router
-    rt = out["router_test"]
-    router_live = set(out["additions"][-1]["live"])
-    doc.add(
-        "### Router",
-        "",
-        f"On all test queries the router picked the right collection for {f(rt['accuracy'], 1)} % ({rt['correct']} of {rt['queries']}; "
-        f"the refused collections have no class, so every one of their queries counts as wrong) and for "
-        f"{f(rt['accuracy_live_domains'], 1)} % of the live domains' queries; it abstained on {f(rt['abstained_pct'], 1)} %.",
-        "",
-    )
-    rows = [[n, "yes" if n in router_live else "no", f(rt["per_collection"][n]["accuracy"], 1), f(rt["per_collection"][n]["abstained"], 1)]
-            for n in names if n in rt["per_collection"]]
-    doc.add(*table(["collection", "live", "accuracy %", "abstained %"], rows, "llrr"))
-    doc.add(continual_n_note(doc, file, short=True), "")
-
-    # zero-shot
-    zs = out["zero_shot"]
-    doc.add(
-        "### Zero-shot (leave one out)",
-        "",
-        "Each collection's test queries routed top-k over the other live domains, with the router refit without it,",
-        "against the plain backbone:",
-        "",
-    )
-    rows = [[n, f(zs[n]["plain"]), f(zs[n]["DDR-topk (never added)"]), sf(zs[n]["delta_vs_plain"]), f(zs[n]["abstained_pct"], 1)]
-            for n in names if n in zs]
-    doc.add(*table(["collection", "plain", "DDR-topk (never added)", "delta", "abstained %"], rows))
-    doc.add(continual_n_note(doc, file, short=True), "")
-
-    p = out["parameters"]
-    per = sorted(set(p["per_domain"].values()))
-    doc.add(
-        "### Parameters, time, targets",
-        "",
-        f"A domain module has {', '.join(f'{x:,}' for x in per)} parameters ({f(p['per_domain_pct_of_backbone'], 3)} % of the "
-        f"{p['backbone']:,}-parameter backbone); the router {p['router']:,}; everything trainable together {p['total_trainable']:,} "
-        f"({f(p['total_pct_of_backbone'], 3)} %).",
-        "",
-    )
-    cold = doc.data.get("continual_top2_cold.json")
-    phases = list(out["phases"])
-    if cold:
-        rows = [[ph, f(out["phases"][ph]["seconds"], 1), str(out["phases"][ph]["passages_encoded"]),
-                 f(cold["phases"][ph]["seconds"], 1) if ph in cold["phases"] else "–",
-                 str(cold["phases"][ph]["passages_encoded"]) if ph in cold["phases"] else "–"] for ph in phases]
-        rows.append(["**total**", f"**{f(out['total_seconds'], 1)}**", f"**{sum(v['passages_encoded'] for v in out['phases'].values())}**",
-                     f"**{f(cold['total_seconds'], 1)}**", f"**{sum(v['passages_encoded'] for v in cold['phases'].values())}**"])
-        doc.add(*table(["phase", "seconds (this run)", "passages encoded", "seconds (cold run)", "passages encoded (cold)"], rows))
-    else:
-        rows = [[ph, f(out["phases"][ph]["seconds"], 1), str(out["phases"][ph]["passages_encoded"])] for ph in phases]
-        doc.add(*table(["phase", "seconds", "passages encoded"], rows))
-    doc.add("Targets, as the run evaluated them (`continual_report.checks()`):", "")
-    targets(doc, out, report)
-
-
-def continual_cold(doc: Doc) -> None:
-    file = "continual_top2_cold.json"
-    cold, cur = doc.data[file], doc.data.get("continual.json")
-    live = [a["domain"] for a in cold["additions"] if a["activated"]]
-    refused = [a for a in cold["additions"] if not a["activated"]]
-    enc = sum(v["passages_encoded"] for v in cold["phases"].values())
-    doc.add(
-        "### The first, cold run (top-2)",
-        "",
-        f"`{file}`: the same benchmark, run first, with an empty embedding cache (`{cold['command']}`), when `topk` still meant",
-        "the router's two best domains. The JSON does not record k (its settings are the trainer's); the file name says",
-        "top-2, the default until the routing sweep below. " + doc.ran_on(file),
-        "",
-        f"It took {minutes(cold['total_seconds'])} and encoded {enc:,} passages, all of them in two phases (the plain backbone and the",
-        "general candidate); no add-domain encoded any. "
-        f"The gate let {len(live)} of {len(cold['additions'])} additions go live ({', '.join(live)}) and refused {len(refused)}:",
-        "",
-    )
-    rows = [[a["domain"], "; ".join(a["reasons"])] for a in refused]
-    doc.add(*table(["refused", "gate's reason (held-out)"], rows, "ll"))
-    doc.add(
-        "With one live domain the router cannot abstain or misroute; with two, top-2 over two domains is the whole",
-        "distribution, so every scifact query was mixed with the other module. The routing sweep below measured this",
-        "on held-out queries, and top-k became top-1. Averages of the two runs (test nDCG@10 × 100):",
-        "",
-    )
-    systems = list(cold["average"])
-    rows = [[s_, f(cold["average"][s_]), f(cur["average"][s_]) if cur and s_ in cur["average"] else "–"] for s_ in systems]
-    doc.add(*table(["system", "cold run, top-2", "current run, top-1"], rows))
-    doc.add("Per collection, the cold run's tables are in "
-            "[`benchmarks/results/continual_top2_cold.md`](../benchmarks/results/continual_top2_cold.md).", "",
-            continual_n_note(doc, file, short=True), "")
 
 
 def bf16(doc: Doc) -> None:
@@ -493,111 +188,6 @@ def latency(doc: Doc) -> None:
     )
 
 
-def router_input(doc: Doc) -> None:
-    file = "router_input.json"
-    d = doc.data[file]
-    ins = d["inputs"]
-    colls = sorted(d["collections"])
-    doc.add(
-        "## Router input",
-        "",
-        "`python benchmarks/router_input.py`: a linear router fitted on all collections' train queries, scored on their test",
-        "queries, for each input: `tokens` (mean input word embedding, no transformer pass) and `general` (the query",
-        "embedding under the general prefix, one extra forward pass). " + doc.ran_on(file),
-        "",
-    )
-    names = sorted(ins)
-    rows = [[n, f(ins[n]["ms_per_query"], 3), pct(ins[n]["test_accuracy"], 2), pct(ins[n]["test_accuracy_macro"], 2), f(ins[n]["mean_auroc"], 3)]
-            for n in names]
-    doc.add(*table(["input", "ms / query", "accuracy %", "macro accuracy %", "mean leave-one-out AUROC"], rows))
-    rows = [[c] + [pct(ins[n]["per_collection_accuracy"][c]) for n in names] for c in colls]
-    doc.add("Accuracy per collection (test queries, %):", "")
-    doc.add(*table(["collection"] + names, rows))
-    doc.add("*n*: `router_input.json` does not record query counts (neither per collection nor in total).", "")
-    doc.add(
-        "Abstention, leaving each collection out in turn: the router is fitted on the others, and its threshold is a quantile",
-        "of its training queries' best-domain probability. *unseen* = share of the left-out collection's test queries it",
-        "abstains on (wanted), *known* = share of the other collections' test queries (not wanted); AUROC of the confidence",
-        "for telling the two apart.",
-        "",
-    )
-    for n in names:
-        loo = ins[n]["leave_one_out_abstention"]
-        qs = sorted({k for v in loo.values() for k in v if k.startswith("q")}, key=lambda k: float(k[1:]))
-        rows = [[c, f(loo[c]["auroc"], 3)] + [f"{pct(loo[c][q]['unseen_abstained'])} / {pct(loo[c][q]['known_abstained'])}" for q in qs]
-                for c in colls]
-        means = [f"mean_abstained_{q}" for q in qs]
-        rows.append(["**mean**", f(ins[n]["mean_auroc"], 3)]
-                    + [f"{pct(ins[n][m]['unseen'])} / {pct(ins[n][m]['known'])}" if m in ins[n] else "–" for m in means])
-        doc.add(f"Input `{n}` (abstained %, unseen / known, by quantile):", "")
-        doc.add(*table(["left out", "AUROC"] + [f"quantile {q[1:]}" for q in qs], rows))
-
-
-def routing_sweep(doc: Doc) -> None:
-    file = "routing_sweep.json"
-    d = doc.data[file]
-    order, prior, gen = d["order"], d["prior_heldout"], d["general_only_heldout"]
-    doc.add(
-        "## Routing defaults: top-k's k and the abstain quantile",
-        "",
-        "`python benchmarks/routing_sweep.py --cache DIR` trains the seven domain modules once (forced live; deterministic, so",
-        "the continual run's modules), then for every stage of the stream (the first k domains live) refits the router at",
-        "each abstain quantile and scores every live domain's **held-out** queries under top-1, top-2 and soft routing; and,",
-        "leaving each collection out, routes its held-out queries over the other six. "
-        f"Run time {f(d['seconds'], 1)} s. " + doc.ran_on(file),
-        "",
-        "Held-out nDCG@10 × 100 per collection with its own module (prior) and with the general prefix only (here the plain",
-        "backbone); held-out query counts are not recorded in the JSON:",
-        "",
-    )
-    rows = [[n, f(gen[n]), f(prior[n]), sf(prior[n] - gen[n])] for n in order]
-    rows.append(["**mean**", f(sum(gen.values()) / len(gen)), f(sum(prior.values()) / len(prior)), sf((sum(prior.values()) - sum(gen.values())) / len(prior))])
-    doc.add(*table(["collection", "general only", "prior", "gain"], rows))
-    doc.add("Summary per configuration (worst drop of any live domain below its prior score, over all stages; final mean with all live;",
-            "zero-shot delta against general-only):", "")
-    rows = []
-    for key, v in d["summary"].items():
-        route, q = key.split(" q=")
-        rows.append([route, q, f(v["worst_drop_vs_prior_any_stage"]), f(v["final_mean_heldout"]), sf(v["zero_shot_worst_delta"]),
-                     sf(v["zero_shot_mean_delta"])])
-    doc.add(*table(["routing", "abstain quantile", "worst drop vs prior", f"final mean ({len(order)} live)", "zero-shot worst", "zero-shot mean"], rows, "lrrrrr"))
-
-    configs = list(dict.fromkeys((s["route"], s["abstain_quantile"]) for s in d["stages"]))
-    stages = list(dict.fromkeys((s["live"], s["added"]) for s in d["stages"]))
-    by = {(s["route"], s["abstain_quantile"], s["live"]): s["heldout"] for s in d["stages"]}
-    doc.add("Worst drop below prior at each stage, and the domain it hit (header: number of live domains, +the one just added):", "")
-    rows = []
-    for route, q in configs:
-        cells = []
-        for live, _added in stages:
-            h = by[(route, q, live)]
-            drops = {n: prior[n] - v for n, v in h.items()}
-            w = max(drops, key=lambda n: (drops[n], -order.index(n)))
-            cells.append(f"{f(drops[w])} {w}")
-        rows.append([route, f"{q:g}"] + cells)
-    doc.add(*table(["routing", "quantile"] + [f"{live}: +{added}" for live, added in stages], rows, "lr" + "r" * len(stages)))
-    early = [s for s in d["stages"] if s["live"] <= 3 and s["abstain_quantile"] < 0.05]
-    if early:
-        def span(routes):
-            xs = [max(prior[n] - v for n, v in s["heldout"].items()) for s in early if s["route"] in routes]
-            return f"{f(min(xs))}–{f(max(xs))}"
-        doc.add(
-            f"At two and three live domains (quantile 0 or 0.02) top-1's worst drop was {span({'topk:1'})} points, top-2's and soft's "
-            f"{span({'topk:2', 'soft'})}: a weighted sum of two domains' key/value prefixes is not an ensemble of the two, and mixing",
-            "costs where picking one does not. Hence `topk` means top-1 (`topk:K` still chooses K). Abstention trades known",
-            "domains for unseen ones: the larger quantile has the mildest zero-shot worst case and the largest drops on known",
-            "domains. The drops at later stages fall on collections with small held-out sets, where one misrouted query",
-            "moves the score by points.",
-            "",
-        )
-    zs = d["zero_shot"]
-    zconf = list(dict.fromkeys((z["route"], z["abstain_quantile"]) for z in zs))
-    zby = {(z["left_out"], z["route"], z["abstain_quantile"]): z["delta_vs_general_only"] for z in zs}
-    doc.add("Zero-shot: held-out delta against general-only when the collection is left out, per configuration:", "")
-    rows = [[n] + [sf(zby[(n, r, q)]) for r, q in zconf] for n in order]
-    doc.add(*table(["left out"] + [f"{r} q={q:g}" for r, q in zconf], rows))
-
-
 def add_domain(doc: Doc) -> None:
     file = "add_domain.json"
     d = doc.data[file]
@@ -669,18 +259,18 @@ def render(results_dir: Path | str = RESULTS) -> str:
     """docs/benchmarks.md, built from the JSON files in ``results_dir``."""
     results_dir = Path(results_dir)
     data = {name: json.loads((results_dir / name).read_text()) for name in FILES}
-    report = _continual_report()
+    report = _sibling("continual_report")
     doc = Doc(data)
     header(doc)
-    continual(doc, report)
-    continual_cold(doc)
-    routing_sweep(doc)
+    _continual.continual(doc, report)
+    _continual.continual_cold(doc)
+    _routing.routing_sweep(doc)
     add_domain(doc)
     trainer_sweep(doc)
     bf16(doc)
     throughput(doc)
     latency(doc)
-    router_input(doc)
+    _routing.router_input(doc)
     text = "\n".join(doc.lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)
 

@@ -6,8 +6,6 @@ import sys
 
 import click
 
-from ddr.registry.limits import MAX_FILE_SIZE
-
 from .context import Ctx, pass_ctx
 
 
@@ -42,8 +40,8 @@ def push(ctx: Ctx, repo: str, router: str | None, everything: bool, private: boo
 @click.option("--repo", required=True, help="Hub repository ORG/NAME.")
 @click.option("--revision", default="main", show_default=True, help="Branch, tag (e.g. router-v3) or commit sha.")
 @click.option(
-    "--max-file-size", type=click.IntRange(0, MAX_FILE_SIZE), default=MAX_FILE_SIZE, show_default=True,
-    envvar="DDR_HUB_MAX_FILE_SIZE", help="Refuse any file the manifest declares larger than this many bytes.",
+    "--max-file-size", type=click.IntRange(0, None), default=None, envvar="DDR_HUB_MAX_FILE_SIZE",
+    help="Refuse any file the manifest declares larger than this many bytes (default and ceiling: 2147483647, the registry's limit).",
 )
 @pass_ctx
 def pull(ctx: Ctx, repo: str, revision: str, max_file_size: int) -> None:

@@ -15,22 +15,31 @@ it is current). Every command takes the group's options: `--home DIR` (env `DDR_
 """
 
 
-def _commands(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+def _commands(group: click.Group, parent: click.Context) -> list[tuple[click.Context, click.Command]]:
+    """Every command under ``group`` with the context it runs in (so the group's settings apply)."""
     out = []
     for name in sorted(group.commands):
         cmd = group.commands[name]
-        path = f"{prefix} {name}"
-        out.append((path, cmd))
+        ctx = click.Context(cmd, parent=parent, info_name=name)
+        out.append((ctx, cmd))
         if isinstance(cmd, click.Group):
-            out += _commands(cmd, path)
+            out += _commands(cmd, ctx)
     return out
+
+
+def commands(main: click.Group) -> list[tuple[str, click.Command]]:
+    """(full command path, command) for every command of ``main``."""
+    return [(ctx.command_path, cmd) for ctx, cmd in _commands(main, _root(main))]
+
+
+def _root(main: click.Group) -> click.Context:
+    return click.Context(main, info_name="ddr-registry", terminal_width=100, max_content_width=100, **main.context_settings)
 
 
 def render(main: click.Group) -> str:
     parts = [HEADER]
-    for path, cmd in _commands(main, "ddr-registry"):
-        ctx = click.Context(cmd, info_name=path, terminal_width=100, max_content_width=100)
-        parts.append(f"## `{path}`\n\n```text\n{cmd.get_help(ctx)}\n```\n")
+    for ctx, cmd in _commands(main, _root(main)):
+        parts.append(f"## `{ctx.command_path}`\n\n```text\n{cmd.get_help(ctx)}\n```\n")
     return "\n".join(parts)
 
 

@@ -38,8 +38,13 @@ class PullReport:
         return out + [f"alias {a}: this registry's alias was not moved (use ddr-registry alias set to switch)" for a in r.aliases_kept]
 
 
-def pull(reg: Registry, repo_id: str, *, revision: str = "main", max_file_size: int = MAX_FILE_SIZE) -> PullReport:
-    """Import the repository's versions at ``revision`` (pinned to one commit), verified, in one transaction."""
+def pull(reg: Registry, repo_id: str, *, revision: str = "main", max_file_size: int | None = None) -> PullReport:
+    """Import the repository's versions at ``revision`` (pinned to one commit), verified, in one transaction.
+
+    ``max_file_size``: refuse any file the manifest declares larger (at most, and by default, the
+    registry's own limit).
+    """
+    max_file_size = MAX_FILE_SIZE if max_file_size is None else min(max_file_size, MAX_FILE_SIZE)
     from huggingface_hub import HfApi
 
     check_repo_id(repo_id)

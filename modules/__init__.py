@@ -7,26 +7,25 @@ torch and every room validates with the same classes.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
-_EXPORTS = {
+from . import config
+
+_TORCH_SIDE = {  # name -> the submodule that defines it (each imports torch)
     "DEFAULT_BACKBONE": "backbone",
     "Backbone": "backbone",
     "Pooling": "backbone",
     "from_model": "backbone",
     "load_backbone": "backbone",
     "weights_sha256": "backbone",
-    "DEFAULT_PREFIX_LENGTH": "config",
-    "BackboneSpec": "config",
-    "EncoderConfig": "config",
-    "PrefixConfig": "config",
-    "RouterConfig": "config",
     "DDREncoder": "encoder",
     "PrefixModule": "prefix",
     "Router": "router",
     "Route": "routing",
 }
+DEFAULT_PREFIX_LENGTH = config.DEFAULT_PREFIX_LENGTH
+BackboneSpec, EncoderConfig, PrefixConfig, RouterConfig = config.BackboneSpec, config.EncoderConfig, config.PrefixConfig, config.RouterConfig
+
 __all__ = [
     "DEFAULT_BACKBONE",
     "DEFAULT_PREFIX_LENGTH",
@@ -47,7 +46,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .backbone import DEFAULT_BACKBONE, Backbone, Pooling, from_model, load_backbone, weights_sha256
-    from .config import DEFAULT_PREFIX_LENGTH, BackboneSpec, EncoderConfig, PrefixConfig, RouterConfig
     from .encoder import DDREncoder
     from .prefix import PrefixModule
     from .router import Router
@@ -55,6 +53,18 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
+    """The torch side loads on first use of one of its names (a fixed table, never a caller's string)."""
+    where = _TORCH_SIDE.get(name)
+    if where == "backbone":
+        from . import backbone as module
+    elif where == "encoder":
+        from . import encoder as module
+    elif where == "prefix":
+        from . import prefix as module
+    elif where == "router":
+        from . import router as module
+    elif where == "routing":
+        from . import routing as module
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    return vars(module)[name]

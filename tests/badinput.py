@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ddr.cli import main
+from ddr.cli.app import main
 
 
 def snapshot(home: Path) -> dict[str, str]:

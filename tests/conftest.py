@@ -106,9 +106,9 @@ def source_home(tmp_path_factory, tiny_backbone) -> Path:
     """general@1; scifact@1, @2 (parent 1); nfcorpus@1; router@1 (scifact@1), router@2 (scifact@2, nfcorpus@1) in production."""
     import helpers
 
-    from ddr.publish import publish_module, publish_router
     from ddr.registry import Registry
     from ddr.registry.aliases import set_alias
+    from ddr.service.publish import publish_module, publish_router
 
     home = tmp_path_factory.mktemp("hub-source") / "home"
     reg = Registry.init(home)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 TRIALS = int(os.environ.get("DDR_CRASH_TRIALS", "20"))
-CLI = [sys.executable, "-c", "from ddr.cli import main; main()"]
+CLI = [sys.executable, "-c", "from ddr.cli.app import main; main()"]
 
 
 def record(section: str, figures: dict[str, Any]) -> None:
@@ -138,7 +138,7 @@ def crash_trials(
 def cli(home: Path, *args: str):
     from click.testing import CliRunner
 
-    from ddr.cli import main
+    from ddr.cli.app import main
 
     return CliRunner().invoke(main, ["--home", str(home), *args])
 

@@ -27,7 +27,7 @@ def hub_env(url: str, tmp_path: Path, token: str = TOKEN) -> dict[str, str]:
 
 
 def cli(env: dict[str, str], home: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-c", "from ddr.cli import main; main()", "--home", str(home), *args]
+    cmd = [sys.executable, "-c", "from ddr.cli.app import main; main()", "--home", str(home), *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -13,9 +13,9 @@ from helpers import general
 from tinybert import make_backbone
 
 from ddr.modules import load_backbone
-from ddr.publish import publish_module
 from ddr.registry import Registry
 from ddr.registry.aliases import set_alias
+from ddr.service.publish import publish_module
 
 
 @pytest.fixture

@@ -132,7 +132,7 @@ def test_real_process_prints_one_line_on_stderr(tmp_path, home):
     import sys
 
     before = snapshot(home)
-    cmd = [sys.executable, "-c", "from ddr.cli import main; main()", "--home", str(home)]
+    cmd = [sys.executable, "-c", "from ddr.cli.app import main; main()", "--home", str(home)]
     proc = subprocess.run([*cmd, "evaluate", "--data", str(tmp_path / "nope")], capture_output=True, text=True, check=False)
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.splitlines() == [f"Error: {tmp_path / 'nope'}: no such data directory"]

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ddr import __version__
-from ddr.cli import main
+from ddr.cli.app import main
 
 
 def test_version():
@@ -35,7 +35,7 @@ def test_every_command_has_help(command):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from ddr.cli import main\ntry:\n main(['--help'])\nexcept SystemExit: pass\nprint('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys; from ddr.cli.app import main\ntry:\n main(['--help'])\nexcept SystemExit: pass\nprint('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False False"
 

@@ -8,10 +8,10 @@ import click
 import pytest
 
 from ddr.cli.app import main
-from ddr.cli.reference import _commands, render
+from ddr.cli.reference import commands, render
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = _commands(main, "ddr-registry")
+COMMANDS = commands(main)
 
 
 def test_cli_reference_is_current():

@@ -1,5 +1,5 @@
-"""Hub sync contracts that need no server: import weight of ``--help``, the config mirror, the manifest
-format and replay sets checked as data."""
+"""Hub sync contracts that need no server: import weight of ``--help``, configs checked with the loader's
+classes, the manifest format and replay sets checked as data."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 # ---------------------------------------------------------------- contracts without a server
 def test_help_imports_neither_torch_nor_huggingface_hub():
     code = (
-        "import sys; from ddr.cli import main\n"
+        "import sys; from ddr.cli.app import main\n"
         "for cmd in (['push', '--help'], ['pull', '--help']):\n"
         "    try:\n        main(cmd)\n    except SystemExit:\n        pass\n"
         "print('torch' in sys.modules, 'huggingface_hub' in sys.modules)"
@@ -23,14 +23,34 @@ def test_help_imports_neither_torch_nor_huggingface_hub():
     assert out.strip().endswith("False False"), out
 
 
-def test_config_mirror_matches_the_dataclasses():
-    """hub/content.py restates ddr.modules.config's keys so push/pull never import torch; keep them equal."""
-    from ddr.hub import content
-    from ddr.modules.config import BackboneSpec, PrefixConfig, RouterConfig
+@pytest.mark.parametrize(
+    "change",
+    [{"type": "os.system"}, {"prefix_length": 5000}, {"prefix_length": "16"}, {"backbone": {"name": "x"}}, {"kind": "router"}],
+    ids=["unknown-key", "too-long", "wrong-type", "bad-backbone", "bad-kind"],
+)
+def test_pull_checks_configs_with_the_loaders_own_classes(home_a, tmp_path, change):
+    """hub/content.py validates a pulled config.json with ddr.modules.config's dataclasses (strict), not a copy."""
+    from ddr.hub import ContentError
+    from ddr.hub.content import check_version
+    from ddr.hub.push import select
+    from ddr.modules.config import PrefixConfig
+    from ddr.modules.errors import ArtifactError
+    from ddr.registry import Registry
 
-    types = {"str": str, "int": int, "float": float, "list[str]": list, "dict[str, Any]": dict}
-    for cls, mirror in ((BackboneSpec, content.BACKBONE_SPEC), (PrefixConfig, content.PREFIX_CONFIG), (RouterConfig, content.ROUTER_CONFIG)):
-        assert {f.name: types[f.type] for f in dataclasses.fields(cls)} == mirror, cls.__name__
+    reg = Registry(home_a)
+    try:
+        v = next(v for v in select(reg, everything=True) if v.ref == "domain/scifact@1")
+        folder = reg.export(v.ref, tmp_path / "v")
+    finally:
+        reg.close()
+    check_version(v, folder)  # as pushed: accepted
+    config = {**v.config, **change}
+    with pytest.raises(ArtifactError) as loader:
+        PrefixConfig.from_dict(config, strict=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ContentError) as pulled:
+        check_version(dataclasses.replace(v, config=config), folder)
+    assert str(loader.value) in str(pulled.value)
 
 
 def test_manifest_round_trips_and_rejects_junk(home_a):

@@ -79,8 +79,8 @@ def test_max_file_size_option(pushed_hub, tmp_path):
 
 
 def test_pull_refuses_a_local_version_with_other_content(pushed_hub, tmp_path, tiny_backbone):
-    from ddr.publish import publish_module
     from ddr.registry import Registry
+    from ddr.service.publish import publish_module
 
     env = hub_env(pushed_hub.url, tmp_path)
     home = fresh_home(tmp_path, "b")

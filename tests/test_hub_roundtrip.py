@@ -99,9 +99,9 @@ def test_push_all_merges_tags_and_repush_is_a_no_op(lfs_hub, home_a, tmp_path):
 
 
 def test_push_refuses_other_content_under_the_same_version(pushed_hub, tmp_path, tiny_backbone):
-    from ddr.publish import publish_module, publish_router
     from ddr.registry import Registry
     from ddr.registry.aliases import set_alias
+    from ddr.service.publish import publish_module, publish_router
 
     env = hub_env(pushed_hub.url, tmp_path)
     other = tmp_path / "other"

@@ -22,7 +22,9 @@ def test_wheel_ships_all_packages(tmp_path):
     (wheel,) = tmp_path.glob("ddr-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
-        "ddr/cli.py",
+        "ddr/cli/app.py",
+        "ddr/service/domain.py",
+        "ddr/modules/config.py",
         "ddr/modules/encoder.py",
         "ddr/registry/store.py",
         "ddr/trainer/router.py",
@@ -30,6 +32,7 @@ def test_wheel_ships_all_packages(tmp_path):
         "ddr/hub/pull.py",
         "ddr/migrations/env.py",
         "ddr/migrations/versions/0001_initial.py",
+        "ddr/migrations/versions/0003_module_version_facts.py",
     ):
         assert required in names, f"{required} missing from the wheel"
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)

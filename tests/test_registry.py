@@ -10,6 +10,7 @@ from ddr.errors import UsageError
 from ddr.registry import ConflictError, IntegrityError, NotFoundError, Registry
 from ddr.registry.aliases import history, rollback, set_alias
 from ddr.registry.maintenance import gc, verify
+from ddr.registry.tx import Tx
 
 
 @pytest.fixture
@@ -126,7 +127,7 @@ def test_crash_between_file_write_and_commit_leaves_no_row(reg, tmp_path, monkey
     def boom(*args, **kwargs):
         raise RuntimeError("simulated crash after the blobs were written")
 
-    monkeypatch.setattr(Registry, "_add_files", boom)
+    monkeypatch.setattr(Tx, "_add_files", boom)
     with pytest.raises(RuntimeError):
         add_domain(reg, tmp_path, "a", b"a1")
     monkeypatch.undo()

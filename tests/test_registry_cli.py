@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 from registry_helpers import BACKBONE, artifact
 
-from ddr.cli import main
+from ddr.cli.app import main
 from ddr.registry import Registry
+from ddr.registry.db import HEAD_REVISION
 
 
 @pytest.fixture
@@ -90,14 +91,14 @@ def test_gc_and_db(home):
     result = run(home, "gc", "--dry-run")
     assert result.exit_code == 0 and "0 files" in result.output
     result = run(home, "db", "current")
-    assert result.exit_code == 0 and "database: 0002" in result.output
+    assert result.exit_code == 0 and f"database: {HEAD_REVISION}" in result.output
     assert run(home, "db", "upgrade").exit_code == 0
     assert run(home, "db", "bogus").exit_code == 2
 
 
 def test_list_does_not_import_torch(home):
     code = (
-        "import sys\nfrom ddr.cli import main\n"
+        "import sys\nfrom ddr.cli.app import main\n"
         f"try:\n main(['--home', {str(home)!r}, 'list'])\nexcept SystemExit as e:\n assert e.code in (0, None), e.code\n"
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )

@@ -12,14 +12,15 @@ from beirdata import write_collection
 from click.testing import CliRunner
 from tinybert import sentence
 
-from ddr.cli import main
-from ddr.evaluation import evaluate
-from ddr.indexing import StaleIndexError, build_index, search
+from ddr.cli.app import main
 from ddr.modules import PrefixModule
-from ddr.publish import publish_module, publish_router
 from ddr.registry.aliases import rollback, set_alias
 from ddr.retrieval import index as faiss_index
 from ddr.retrieval.beir import corpus_fingerprint, load_collection
+from ddr.service.evaluation import evaluate
+from ddr.service.indexing import StaleIndexError, build_index
+from ddr.service.publish import publish_module, publish_router
+from ddr.service.search import search
 
 
 @pytest.fixture

@@ -90,14 +90,6 @@ def test_router_routes_need_a_router(tiny_backbone, texts):
         enc.encode_queries(texts, route="soft")
 
 
-def test_router_expand_keeps_known_rows(tiny_backbone):
-    r = router(tiny_backbone, ["a", "b"])
-    grown = r.expand(["b", "a", "new"])
-    assert grown.domains == ["b", "a", "new"]
-    assert torch.equal(grown.weight[0], r.weight[1]) and torch.equal(grown.weight[1], r.weight[0])
-    assert torch.equal(grown.weight[2], torch.zeros_like(grown.weight[2]))
-
-
 def test_router_over_subset_maps_columns(tiny_backbone, texts):
     """A router that knows fewer domains than are loaded puts zero weight on the others."""
     enc = DDREncoder(

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("ddr", "modules", "registry", "trainer", "retrieval", "migrations", "hub")
+PACKAGES = ("ddr", "cli", "service", "modules", "registry", "trainer", "retrieval", "migrations", "hub")
 
 PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "cloudpickle", "dill", "joblib", "shelve", "marshal"}
 CODE_BUILTINS = {"eval", "exec", "compile", "__import__"}

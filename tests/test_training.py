@@ -8,14 +8,15 @@ import torch
 from beirdata import make_domain
 from click.testing import CliRunner
 
-from ddr import active as live
-from ddr import training
-from ddr.cli import main
+from ddr.cli.app import main
 from ddr.errors import UsageError
 from ddr.modules import weights_sha256
 from ddr.registry import Registry
 from ddr.registry.maintenance import verify
-from ddr.trainer.domain import DomainTrainConfig
+from ddr.registry.tx import Tx
+from ddr.service import domain as training
+from ddr.service import domain_data, live
+from ddr.trainer.config import DomainTrainConfig
 
 FAST = DomainTrainConfig(prefix_length=4, epochs=3, batch_size=8, lr=5e-2)
 
@@ -42,32 +43,32 @@ def captured(monkeypatch):
 
 def test_add_two_domains(reg, domains, tiny_path, captured):
     alpha, beta = domains
-    first = training.add_domain(reg, "alpha", str(alpha), "alpha words", config=FAST, backbone=tiny_path, progress=False, force=True)
+    first = training.add_domain(reg, "alpha", data=str(alpha), instruction="alpha words", config=FAST, backbone=tiny_path, progress=False, force=True)
     assert first.activated and first.module.ref == "domain/alpha@1" and first.router_version == 1
     assert first.passages_encoded == 20
     assert reg.router_version("router@production").domains == (("alpha", 1),)
     alpha_files = reg.module_version("domain/alpha@1").files
 
-    second = training.add_domain(reg, "beta", str(beta), config=FAST, backbone=tiny_path, progress=False, force=True)
+    second = training.add_domain(reg, "beta", data=str(beta), config=FAST, backbone=tiny_path, progress=False, force=True)
     assert second.passages_encoded == 20  # beta's corpus only: alpha's passages came from the cache
     rv = reg.router_version("router@production")
     assert rv.version == 2 and rv.domains == (("alpha", 1), ("beta", 1))
     assert reg.module_version("domain/alpha@1").files == alpha_files  # the earlier domain is bit-identical
-    assert {r["domain"] for r in second.rows} >= {"alpha", "beta"}
+    assert {s.name for s in second.scores} >= {"alpha", "beta"}
     # The backbone never changed, in any encoder the commands loaded.
     for enc, before in captured:
         assert weights_sha256(enc.backbone.model) == before
     # Replay sets are stored with each domain, the held-out slice never overlaps training.
-    replay = training._replay(reg, reg.module_version("domain/beta@1"))
+    replay = domain_data.read_replay(reg, reg.module_version("domain/beta@1"))
     assert set(replay["train"]["ids"]).isdisjoint(replay["heldout"]["ids"]) and replay["heldout"]["ids"]
     with pytest.raises(UsageError, match="already live"):
-        training.add_domain(reg, "beta", str(beta), config=FAST, backbone=tiny_path, progress=False)
+        training.add_domain(reg, "beta", data=str(beta), config=FAST, backbone=tiny_path, progress=False)
 
 
 def test_gate_refuses_harm(reg, domains, tiny_path, monkeypatch):
     alpha, beta = domains
-    training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
-    real_fit = training._fit_router
+    training.add_domain(reg, "alpha", data=str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
+    real_fit = training.fit_router
 
     def sabotage(encoder, sets):
         router = real_fit(encoder, sets)
@@ -89,9 +90,9 @@ def test_gate_refuses_harm(reg, domains, tiny_path, monkeypatch):
             result.module.gates.fill_(3.0)
         return result
 
-    monkeypatch.setattr(training, "_fit_router", sabotage)
+    monkeypatch.setattr(training, "fit_router", sabotage)
     monkeypatch.setattr(domain_trainer, "train_domain", harmful)
-    report = training.add_domain(reg, "beta", str(beta), config=FAST, backbone=tiny_path, progress=False)
+    report = training.add_domain(reg, "beta", data=str(beta), config=FAST, backbone=tiny_path, progress=False)
     assert not report.activated
     assert any(r.startswith("alpha: dropped") for r in report.reasons), report.reasons
     assert reg.router_version("router@production").version == 1  # the old router stays live
@@ -104,21 +105,21 @@ def test_interrupted_registration_leaves_nothing(reg, domains, tiny_path, monkey
     def crash(*args, **kwargs):
         raise RuntimeError("killed between module and router rows")
 
-    monkeypatch.setattr(Registry, "_insert_router", crash)
+    monkeypatch.setattr(Tx, "insert_router", crash)
     with pytest.raises(RuntimeError):
-        training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
+        training.add_domain(reg, "alpha", data=str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
     monkeypatch.undo()
     assert reg.module_versions() == [] and reg.router_versions() == []
     assert verify(reg).ok
-    again = training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
+    again = training.add_domain(reg, "alpha", data=str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
     assert again.module.version == 1 and again.router_version == 1
 
 
 def test_update_domain_and_retrain_router(reg, domains, tiny_path):
     alpha, beta = domains
-    training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
-    training.add_domain(reg, "beta", str(beta), config=FAST, backbone=tiny_path, progress=False, force=True)
-    report = training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True, update=True)
+    training.add_domain(reg, "alpha", data=str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
+    training.add_domain(reg, "beta", data=str(beta), config=FAST, backbone=tiny_path, progress=False, force=True)
+    report = training.update_domain(reg, "alpha", data=str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
     assert report.module.ref == "domain/alpha@2" and report.module.parent_version == 1
     assert report.passages_encoded == 0
     assert reg.router_version("router@production").domains == (("beta", 1), ("alpha", 2))
@@ -129,9 +130,9 @@ def test_update_domain_and_retrain_router(reg, domains, tiny_path):
 
 def test_training_is_deterministic(reg, tmp_path, domains, tiny_path):
     alpha, _ = domains
-    a = training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
+    a = training.add_domain(reg, "alpha", data=str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
     other = Registry.init(tmp_path / "other")
-    b = training.add_domain(other, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
+    b = training.add_domain(other, "alpha", data=str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
     weights = lambda r, mv: next(f.sha256 for f in mv.files if f.name == "model.safetensors")
     assert weights(reg, a.module) == weights(other, b.module)
     assert a.module.metrics["heldout_curve"] == b.module.metrics["heldout_curve"]
@@ -152,24 +153,24 @@ def test_cli_add_domain(tmp_path, domains, tiny_path):
 
 
 def test_train_general(reg, domains, tiny_path, captured):
-    from ddr.general_training import train_general
-    from ddr.trainer.general import GeneralTrainConfig
+    from ddr.service.general import train_general
+    from ddr.trainer.config import GeneralTrainConfig
 
     alpha, beta = domains
     cfg = GeneralTrainConfig(prefix_length=4, batch_size=4, max_steps=6, lr=5e-2)
-    report = train_general(reg, [str(alpha), str(beta)], cfg, force=True, backbone=tiny_path, progress=False)
+    report = train_general(reg, [str(alpha), str(beta)], config=cfg, force=True, backbone=tiny_path, progress=False)
     assert report.module.ref == "general/general@1" and report.steps == 6 and report.activated
-    assert [r["collection"] for r in report.rows] == ["alpha", "beta"]
+    assert [s.name for s in report.scores] == ["alpha", "beta"]
     assert reg.module_version("general@production").version == 1
     for enc, before in captured:
         assert weights_sha256(enc.backbone.model) == before
     # Domains trained on top of it; a second general version is then registered but never swapped in.
     # train-general encoded the candidate's passages under its content key: adding a domain now
     # finds them cached (encodes nothing), and the live key equals the one computed before registering
-    added = training.add_domain(reg, "alpha", str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
+    added = training.add_domain(reg, "alpha", data=str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
     assert added.passages_encoded == 0
     assert reg.router_version("router@production").general_version == 1
-    second = train_general(reg, [str(alpha)], cfg, force=True, backbone=tiny_path, progress=False)
+    second = train_general(reg, [str(alpha)], config=cfg, force=True, backbone=tiny_path, progress=False)
     assert second.module.version == 2 and second.module.parent_version == 1 and not second.activated
     assert any("update-domain" in r for r in second.reasons)
     assert reg.router_version("router@production").general_version == 1

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from helpers import domain, general, router
 
 from ddr.modules import DDREncoder, weights_sha256
-from ddr.trainer.losses import info_nce, router_loss
+from ddr.trainer.losses import info_nce
 
 
 def test_step_changes_only_prefix_and_router(tiny_backbone, texts):
@@ -26,7 +27,7 @@ def test_step_changes_only_prefix_and_router(tiny_backbone, texts):
     q_emb = enc.embed(q["input_ids"], q["attention_mask"], weights, with_domains=True)
     p_emb = enc.embed(p["input_ids"], p["attention_mask"], torch.ones(len(texts), 1))
     loss = info_nce(q_emb, p_emb, torch.arange(len(texts)).flip(0))
-    loss = loss + router_loss(enc.router.logits(enc.token_mean(q["input_ids"], q["attention_mask"])), torch.zeros(len(texts), dtype=torch.long))
+    loss = loss + F.cross_entropy(enc.router.logits(enc.token_mean(q["input_ids"], q["attention_mask"])), torch.zeros(len(texts), dtype=torch.long))
     loss.backward()
     optimizer.step()
 
