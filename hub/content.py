@@ -3,8 +3,10 @@
 JSON is read with :mod:`json` only and must be exactly one of the known config types, checked with
 the very dataclasses the loader uses (:mod:`ddr.modules.config`, importable without torch) in
 strict mode: a key outside them (``"type": "os.system"``, a class path, anything a loader might be
-tempted to import) is refused, not dropped. Weights are read with :mod:`safetensors` only, header
-and shapes, never executed.
+tempted to import) is refused, not dropped. Weights go through :mod:`ddr.modules.checks`, the very
+checks the loader runs (names, shapes, float dtypes, finite values, the backbone's dimensions, a
+router's input width): a version is imported only if it would load. Replay sets and gate data are
+checked as plain data.
 """
 
 from __future__ import annotations
@@ -13,23 +15,46 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ddr.registry import layout
 from ddr.registry.transfer import PortableVersion
 
 from .errors import ContentError
 
-TENSOR_DTYPES = ("F32", "F16", "BF16", "F64")
 REPLAY_KEYS = {"train", "heldout", "heldout_source"}
 QUERY_SET_KEYS = {"ids", "texts", "qrels"}
+GATE_KEYS = {"doc_ids": list, "general_key": str, "corpus_fingerprint": str, "per_query": int}
 
 
 def check_version(v: PortableVersion, folder: Path) -> None:
     """Check every file of ``v`` in ``folder`` (named as in ``v.files``); raise ContentError on the first problem."""
-    config = _config(v, folder / "config.json")
-    if config != v.config:
+    data, config = _config(v, folder / layout.CONFIG_FILE)
+    if data != v.config:
         raise ContentError(f"{v.ref}: config.json differs from the config recorded in the manifest")
-    _tensors(v, folder / "model.safetensors", _expected_shapes(v, config))
-    if any(f.name == "replay.json" for f in v.files):
-        _replay(v, folder / "replay.json")
+    _weights(v, folder, config)
+    names = {f.name for f in v.files}
+    if layout.REPLAY_FILE in names:
+        _replay(v, folder / layout.REPLAY_FILE)
+    if {layout.GATE_FILE, layout.GATE_TENSORS} & names:
+        if not {layout.GATE_FILE, layout.GATE_TENSORS, layout.REPLAY_FILE} <= names:
+            raise ContentError(f"{v.ref}: gate data comes as gate.json and gate.safetensors, with replay.json")
+        _gate(v, folder, config)
+
+
+def _weights(v: PortableVersion, folder: Path, config) -> None:
+    from ddr.modules import checks
+    from ddr.modules.config import BackboneSpec
+    from ddr.modules.errors import ArtifactError, ShapeMismatchError
+
+    backbone = BackboneSpec.from_dict(v.backbone)
+    try:
+        if v.kind == "router":
+            checks.check_router(folder, config, backbone)
+        else:
+            checks.check_prefix(folder, config, backbone)
+    except (ArtifactError, ShapeMismatchError) as exc:
+        raise ContentError(f"{v.ref}: {str(exc).replace(str(folder) + '/', '')}; it would not load") from None
 
 
 def _load_json(v: PortableVersion, path: Path) -> Any:
@@ -39,7 +64,7 @@ def _load_json(v: PortableVersion, path: Path) -> Any:
         raise ContentError(f"{v.ref}: {path.name} is not valid JSON ({exc})") from None
 
 
-def _config(v: PortableVersion, path: Path) -> dict[str, Any]:
+def _config(v: PortableVersion, path: Path) -> tuple[dict[str, Any], Any]:
     from ddr.modules.config import BackboneSpec, PrefixConfig, RouterConfig
     from ddr.modules.errors import ArtifactError
 
@@ -55,31 +80,7 @@ def _config(v: PortableVersion, path: Path) -> dict[str, Any]:
         raise ContentError(f"{v.ref}: config.json describes {config.kind}/{config.name}")
     if BackboneSpec.from_dict(config.backbone).shape() != BackboneSpec.from_dict(v.backbone).shape():
         raise ContentError(f"{v.ref}: config.json names another backbone than the manifest")
-    return data
-
-
-def _expected_shapes(v: PortableVersion, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    b = config["backbone"]
-    if v.kind == "router":
-        n, dim = len(config["domains"]), config["input_dim"]
-        return {"weight": (n, dim), "bias": (n,), "center": (dim,)}
-    kv = (b["num_layers"], b["num_heads"], config["prefix_length"], b["head_dim"])
-    return {"keys": kv, "values": kv, "gates": (b["num_layers"], b["num_heads"])}
-
-
-def _tensors(v: PortableVersion, path: Path, expected: dict[str, tuple[int, ...]]) -> None:
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            found = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}  # noqa: SIM118 (not a dict)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ContentError(f"{v.ref}: model.safetensors is not a readable safetensors file ({exc})") from None
-    if set(found) != set(expected):
-        raise ContentError(f"{v.ref}: model.safetensors holds tensors {sorted(found)}, expected {sorted(expected)}")
-    for name, (shape, dtype) in found.items():
-        if shape != expected[name] or dtype not in TENSOR_DTYPES:
-            raise ContentError(f"{v.ref}: tensor {name!r} is {dtype}{list(shape)}, expected a float tensor of shape {list(expected[name])}")
+    return data, config
 
 
 def _replay(v: PortableVersion, path: Path) -> None:
@@ -95,3 +96,42 @@ def _replay(v: PortableVersion, path: Path) -> None:
         )
         if not ok:
             raise ContentError(f"{v.ref}: replay.json {part} is not a query set (ids, texts, qrels)")
+
+
+def _gate(v: PortableVersion, folder: Path, config) -> None:
+    from ddr.modules.checks import read_tensors
+    from ddr.modules.errors import ArtifactError
+
+    data = _load_json(v, folder / layout.GATE_FILE)
+    ok = isinstance(data, dict) and set(data) == set(GATE_KEYS) and all(type(data[k]) is t for k, t in GATE_KEYS.items())
+    if not ok or not all(isinstance(d, str) and d and not any(c.isspace() for c in d) for d in data["doc_ids"]):
+        raise ContentError(f"{v.ref}: gate.json must hold exactly {sorted(GATE_KEYS)} (document ids: non-empty, no whitespace)")
+    try:
+        tensors = read_tensors(folder / layout.GATE_TENSORS, "gate data")
+    except ArtifactError as exc:
+        raise ContentError(f"{v.ref}: gate.safetensors: {str(exc).replace(str(folder) + '/', '')}") from None
+    passages = tensors.get("passages")
+    width = config.backbone_spec.hidden_size
+    if set(tensors) != {"passages"} or passages.ndim != 2 or passages.shape != (len(data["doc_ids"]), width) or not np.isfinite(passages).all():
+        raise ContentError(f"{v.ref}: gate.safetensors must hold one finite tensor 'passages' of shape ({len(data['doc_ids'])}, {width})")
+
+
+def check_routers(versions: list[PortableVersion], local_config) -> None:
+    """Each router's general and domain modules share one prefix length, as the loader requires.
+
+    Members come with the pull (``versions``) or are already here (``local_config(kind, name, version)``).
+    """
+    from ddr.modules.checks import check_composition
+    from ddr.modules.errors import ShapeMismatchError
+
+    configs = {(v.kind, v.name, v.version): v.config for v in versions}
+    for r in (v for v in versions if v.kind == "router"):
+        members = [("domain", n, mv) for n, mv in r.domains] + ([("general", "general", r.general_version)] if r.general_version else [])
+        lengths = []
+        for kind, name, version in members:
+            config = configs.get((kind, name, version)) or local_config(kind, name, version)
+            lengths.append((f"{kind}/{name}@{version}", config.get("prefix_length")))
+        try:
+            check_composition(lengths)
+        except ShapeMismatchError as exc:
+            raise ContentError(f"{r.ref}: {exc}; it would not load") from None

@@ -19,6 +19,7 @@ from ddr import __version__
 from ddr.errors import DdrError
 from ddr.modules.config import BackboneSpec
 from ddr.modules.errors import ArtifactError
+from ddr.registry import layout, limits
 from ddr.registry.blobs import StoredFile
 from ddr.registry.limits import MAX_FILE_SIZE, MAX_VERSION
 from ddr.registry.refs import check_name
@@ -30,13 +31,8 @@ MANIFEST = "manifest.json"
 FORMAT = "ddr-hub-manifest"
 FORMAT_VERSION = 2  # 2: modules carry instruction and train_config (1 kept them inside metrics)
 MAX_MANIFEST_BYTES = 16 << 20
-# The closed set of files a version may hold (modules/io.py writes the first two; add-domain the replay set).
-FILES = {
-    "general": ("model.safetensors", "config.json"),
-    "domain": ("model.safetensors", "config.json", "replay.json"),
-    "router": ("model.safetensors", "config.json"),
-}
-REQUIRED_FILES = ("model.safetensors", "config.json")
+FILES = layout.FILES  # the closed set of files a version may hold
+REQUIRED_FILES = layout.CORE_FILES
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MODULE_KEYS = {"kind", "name", "version", "files", "backbone", "config", "metrics", "created_at", "created_by", "aliases",
                "description", "parent_version", "data_fingerprint", "instruction", "train_config"}
@@ -90,6 +86,8 @@ def parse(data: bytes, max_file_size: int = MAX_FILE_SIZE) -> list[PortableVersi
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestError(f"{MANIFEST} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ManifestError(f"{MANIFEST} is nested too deeply to be a ddr manifest") from None
     _expect(isinstance(doc, dict), "the top level must be a JSON object")
     _expect(doc.get("format") == FORMAT, f"'format' must be {FORMAT!r}")
     fv = doc.get("format_version")
@@ -126,7 +124,7 @@ def _version(e: Any, i: int, max_file_size: int, format_version: int) -> Portabl
     common = {
         "kind": kind, "name": name, "version": version, "files": files, "backbone": _backbone(e["backbone"], where),
         "config": _obj(e["config"], f"{where}.config"), "metrics": _obj(e["metrics"], f"{where}.metrics"),
-        "created_at": _time(e["created_at"], where), "created_by": _text(e["created_by"], f"{where}.created_by", 200),
+        "created_at": _time(e["created_at"], where), "created_by": _text(e["created_by"], f"{where}.created_by", limits.MAX_ACTOR),
         "aliases": _aliases(e["aliases"], where),
     }
     if kind == "router":
@@ -139,10 +137,10 @@ def _version(e: Any, i: int, max_file_size: int, format_version: int) -> Portabl
         _expect(len({n for n, _ in domains}) == len(domains), f"{where}: a domain is listed twice")
         return PortableVersion(domains=tuple(domains), general_version=_optional_positive(e["general_version"], f"{where}.general_version"), **common)
     return PortableVersion(
-        description=_text(e["description"], f"{where}.description", 10_000),
+        description=_text(e["description"], f"{where}.description", limits.MAX_TEXT),
         parent_version=_optional_positive(e["parent_version"], f"{where}.parent_version"),
         data_fingerprint=_text(e["data_fingerprint"], f"{where}.data_fingerprint", 200),
-        instruction=_text(e.get("instruction", ""), f"{where}.instruction", 10_000),
+        instruction=_text(e.get("instruction", ""), f"{where}.instruction", limits.MAX_TEXT),
         train_config=_obj(e.get("train_config", {}), f"{where}.train_config"),
         **common,
     )
@@ -218,6 +216,7 @@ def _time(value: Any, where: str) -> datetime:
 
 def _obj(value: Any, where: str) -> dict[str, Any]:
     _expect(isinstance(value, dict), f"{where} must be an object")
+    _expect(limits.json_depth(value) <= limits.MAX_JSON_DEPTH, f"{where} is nested more than {limits.MAX_JSON_DEPTH} levels deep")
     return value
 
 

@@ -13,12 +13,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ddr.registry import Registry
+from ddr.registry import Ref, Registry
 from ddr.registry.limits import MAX_FILE_SIZE
 from ddr.registry.transfer import ImportReport, import_versions, plan_import
 
 from . import manifest
-from .content import check_version
+from .content import check_routers, check_version
 from .remote import check_repo_id, download, hub_errors
 
 
@@ -68,5 +68,6 @@ def pull(reg: Registry, repo_id: str, *, revision: str = "main", max_file_size: 
                 local = download(api, repo_id, f"{base}/{f.name}", commit, cache, f.size, f.sha256, max_file_size, missing)
                 sources[f.sha256], folder = local, local.parent
             check_version(v, folder)
+        check_routers(versions, lambda kind, name, version: reg.module_version(Ref(kind, name, version)).config)
         result = import_versions(reg, versions, sources, source)
     return PullReport(repo_id, revision, commit, result)

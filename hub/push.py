@@ -2,8 +2,14 @@
 
 The push reads the branch head first and commits with it as ``parent_commit``, so a push that raced
 another one fails (HTTP 412/409) instead of overwriting it. It merges with what the repository's
-manifest already lists (never dropping a version), refuses a version that exists there with other
-content, uploads only files whose remote copy differs, and commits nothing when nothing differs.
+manifest already lists (never dropping a version or a file), refuses a version that exists there
+with other content, uploads only files whose remote copy differs, and commits nothing when nothing
+differs.
+
+Private by default: a new repository is created private unless ``public``; versions go without
+their replay sets and gate data (the only files holding training queries) unless
+``with_gate_data``, and without who made them (``created_by``, user@host) unless ``with_authors``.
+No local path is ever in a manifest (data paths are not pushed; backbone names are portable).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ddr.registry import Registry
+from ddr.registry import Registry, layout
 from ddr.registry.blobs import sha256_file
 from ddr.registry.errors import ConflictError, NotFoundError
 from ddr.registry.refs import Ref
@@ -40,18 +46,26 @@ class PushReport:
     commit: str | None = None  # None: nothing differed, no commit was made
     files: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    created: str | None = None  # "private" / "public" when this push created the repository
 
     def lines(self) -> list[str]:
         refs = ", ".join(self.versions)
+        first = [f"created {self.created} repository {self.repo_id}"] if self.created else []
+        return first + self._result(refs) + [f"tagged {t}" for t in self.tags]
+
+    def _result(self, refs: str) -> list[str]:
         if self.commit is None:
             out = [f"{self.repo_id}@{self.branch} already holds {refs} (commit {self.head[:12]}); nothing to push"]
         else:
             out = [f"pushed {refs} to {self.repo_id}@{self.branch}: commit {self.commit[:12]} ({len(self.files)} files)"]
-        return out + [f"tagged {t}" for t in self.tags]
+        return out
 
 
-def select(reg: Registry, router: str = "router@production", everything: bool = False) -> list[PortableVersion]:
-    """``router`` and everything it references (members, general, their parents), or every version."""
+def select(
+    reg: Registry, router: str = "router@production", everything: bool = False, *, with_gate_data: bool = True, with_authors: bool = True
+) -> list[PortableVersion]:
+    """``router`` and everything it references (members, general, their parents), or every version,
+    as they will be published (see the module docstring for the two flags)."""
     if everything:
         entities = [*reg.module_versions(), *reg.router_versions()]
         if not entities:
@@ -72,7 +86,12 @@ def select(reg: Registry, router: str = "router@production", everything: bool = 
             entities.append(mv)
             if mv.parent_version:
                 needed.append(Ref(mv.kind, mv.name, mv.parent_version))
-    return [portable(reg, e) for e in entities]
+    return [_publishable(portable(reg, e), with_gate_data, with_authors) for e in entities]
+
+
+def _publishable(v: PortableVersion, with_gate_data: bool, with_authors: bool) -> PortableVersion:
+    files = v.files if with_gate_data else tuple(f for f in v.files if f.name in layout.CORE_FILES)
+    return replace(v, files=files, created_by=v.created_by if with_authors else "")
 
 
 def merge(remote: list[PortableVersion], local: list[PortableVersion], repo_id: str) -> list[PortableVersion]:
@@ -86,27 +105,38 @@ def merge(remote: list[PortableVersion], local: list[PortableVersion], repo_id: 
     merged = {v.ref: replace(v, aliases=tuple(sorted(a for a in v.aliases if (v.scope, a) not in moved))) for v in remote}
     for v in local:
         base = merged.get(v.ref, v)
-        merged[v.ref] = replace(base, aliases=tuple(sorted(set(base.aliases) | set(v.aliases))))
+        merged[v.ref] = replace(base, aliases=tuple(sorted(set(base.aliases) | set(v.aliases))), files=_union(base, v, repo_id))
     return sorted(merged.values(), key=lambda v: v.ref)
 
 
+def _union(remote: PortableVersion, local: PortableVersion, repo_id: str) -> tuple:
+    """The files of one version on both sides (a push with gate data adds them; one without keeps them)."""
+    files = {f.name: f for f in remote.files}
+    for f in local.files:
+        if files.setdefault(f.name, f) != f:
+            raise ConflictError(f"{local.ref}: {f.name} on {repo_id} differs from this registry's; refusing to push")
+    return tuple(sorted(files.values(), key=lambda f: f.name))
+
+
 def push(
-    reg: Registry, repo_id: str, *, router: str = "router@production", everything: bool = False, private: bool = False, branch: str = "main",
+    reg: Registry, repo_id: str, *, router: str = "router@production", everything: bool = False, public: bool = False, branch: str = "main",
+    with_gate_data: bool = False, with_authors: bool = False,
 ) -> PushReport:
     """One commit with the versions' files, ``manifest.json`` and a model card; tags ``router-vN``."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
     check_repo_id(repo_id)
-    local = select(reg, router, everything)
+    local = select(reg, router, everything, with_gate_data=with_gate_data, with_authors=with_authors)
     api = HfApi()
     with tempfile.TemporaryDirectory(prefix="ddr-push-") as tmp:
         folders = {}
         for v in local:  # exported copies are verified against their sha256; check them as a pull will
             folders[v.ref] = reg.export(v.ref, Path(tmp) / "export" / manifest.prefix(v.kind, v.name, v.version))
             check_version(v, folders[v.ref])
-        head = _head(api, repo_id, branch, private)
+        head, created = _head(api, repo_id, branch, public)
         order = {"router": 0, "general": 1, "domain": 2}
         report = PushReport(repo_id, branch, head, [v.ref for v in sorted(local, key=lambda v: (order[v.kind], v.name, v.version))])
+        report.created = created
         with hub_errors(repo_id, f"reading {repo_id}@{branch}"):
             tree = {f.path: f for f in api.list_repo_tree(repo_id, revision=head, recursive=True) if hasattr(f, "blob_id")}
         remote = _manifest_at(api, repo_id, head, Path(tmp) / "cache") if manifest.MANIFEST in tree else []
@@ -135,24 +165,27 @@ def push(
     return report
 
 
-def _head(api, repo_id: str, branch: str, private: bool) -> str:
-    """The branch head's commit sha, creating the repository (and branch) first if missing."""
+def _head(api, repo_id: str, branch: str, public: bool) -> tuple[str, str | None]:
+    """The branch head's commit sha, creating the repository (private unless ``public``) and branch first if missing."""
     from huggingface_hub import errors as hf
 
+    created = None
     with hub_errors(repo_id, f"reading {repo_id}@{branch}"):
         try:
-            return api.repo_info(repo_id, revision=branch).sha
+            return api.repo_info(repo_id, revision=branch).sha, None
         except hf.RevisionNotFoundError:
             pass
         except hf.RepositoryNotFoundError:
-            api.create_repo(repo_id, private=private, exist_ok=True)
+            api.create_repo(repo_id, private=not public, exist_ok=True)
+            created = "public" if public else "private"
         if branch != "main":
             api.create_branch(repo_id, branch=branch, exist_ok=True)
-        return api.repo_info(repo_id, revision=branch).sha
+        return api.repo_info(repo_id, revision=branch).sha, created
 
 
-def _manifest_at(api, repo_id: str, commit: str, cache: Path) -> list[PortableVersion]:
-    path = download(api, repo_id, manifest.MANIFEST, commit, cache, None, None, manifest.MAX_MANIFEST_BYTES, f"{manifest.MANIFEST} vanished from {repo_id}")
+def _manifest_at(api, repo_id: str, commit: str, cache: Path, missing: str | None = None) -> list[PortableVersion]:
+    missing = missing or f"{manifest.MANIFEST} disappeared from {repo_id} while this push read it; push again"
+    path = download(api, repo_id, manifest.MANIFEST, commit, cache, None, None, manifest.MAX_MANIFEST_BYTES, missing)
     return manifest.parse(path.read_bytes())
 
 
@@ -177,7 +210,8 @@ def _tags_to_create(api, repo_id: str, local: list[PortableVersion], cache: Path
             continue
         commit = existing[tag]
         if commit not in manifests:
-            manifests[commit] = {x.ref: x for x in _manifest_at(api, repo_id, commit, cache)}
+            missing = f"tag {tag} on {repo_id} points at commit {commit[:12]}, which holds no {manifest.MANIFEST}; refusing to push (move or delete that tag)"
+            manifests[commit] = {x.ref: x for x in _manifest_at(api, repo_id, commit, cache, missing)}
         tagged = manifests[commit].get(v.ref)
         if tagged is None or tagged.identity() != v.identity():
             raise ConflictError(f"tag {tag} on {repo_id} points at other content than {v.ref} here; refusing to push")

@@ -60,6 +60,7 @@ class Backbone:
     pooling: Pooling
     spec: BackboneSpec
     max_seq_length: int | None = None
+    source: str = ""  # the local folder it was loaded from ("" for a hub id, the default, or in memory)
 
 
 def resolve_path(name_or_path: str) -> str:
@@ -110,10 +111,19 @@ def weights_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+def portable_name(name_or_path: str) -> str:
+    """The name artifacts record: a hub id as given, a local folder by its last component only, so no
+    absolute path of this machine is written into a module (or pushed with it)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_absolute() or path.exists():
+        return path.resolve().name or name_or_path
+    return name_or_path
+
+
 def spec_of(model: PreTrainedModel, name: str) -> BackboneSpec:
     cfg = model.config
     return BackboneSpec(
-        name=name,
+        name=portable_name(name),
         weights_sha256=weights_sha256(model),
         num_layers=cfg.num_hidden_layers,
         num_heads=cfg.num_attention_heads,
@@ -161,4 +171,6 @@ def load_backbone(
     read, max_len = read_pooling(path)
     model = prepare(model)
     logger.info("loaded backbone %s (%d layers)", name_or_path, model.config.num_hidden_layers)
-    return Backbone(model, tokenizer, pooling or read, spec_of(model, name_or_path), max_len)
+    local = Path(path).expanduser()
+    source = str(local.resolve()) if path == name_or_path and local.exists() else ""
+    return Backbone(model, tokenizer, pooling or read, spec_of(model, name_or_path), max_len, source)

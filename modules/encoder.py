@@ -17,10 +17,11 @@ from tqdm.auto import tqdm
 
 from ddr.errors import UsageError
 
+from . import checks
 from .attention import PREFIX_KWARG, PrefixState
 from .backbone import Backbone
 from .config import EncoderConfig
-from .errors import RoutingError, ShapeMismatchError
+from .errors import RoutingError
 from .prefix import PrefixModule
 from .router import Router
 from .routing import Route, prior_weights, topk_weights
@@ -55,21 +56,18 @@ class DDREncoder(nn.Module):
 
     def _check_modules(self, general: PrefixModule | None, domains: list[PrefixModule], router: Router | None) -> None:
         spec = self.backbone.spec
-        lengths = set()
         if general is not None:
             if general.kind != "general":
                 raise UsageError(f"module {general.name!r} is a {general.kind} module, not general")
             general.check_backbone(spec)
-            lengths.add(general.config.prefix_length)
         for d in domains:
             if d.kind != "domain":
                 raise UsageError(f"module {d.name!r} is a {d.kind} module, not a domain module")
             d.check_backbone(spec)
-            lengths.add(d.config.prefix_length)
         if len(domains) != len(self.domain_modules):
             raise UsageError("domain module names must be unique")
-        if len(lengths) > 1:
-            raise ShapeMismatchError(f"all modules composed together need one prefix length, got {sorted(lengths)}")
+        modules = ([general] if general is not None else []) + list(domains)
+        checks.check_composition((f"{m.kind}/{m.name}", m.config.prefix_length) for m in modules)  # as a Hub pull checks
         if router is not None and router.domains and set(router.domains) - set(self.domains):
             missing = sorted(set(router.domains) - set(self.domains))
             raise RoutingError(f"router routes to domains that are not loaded: {missing}")

@@ -1,8 +1,8 @@
-"""Safetensors + JSON config on disk, loaded strictly.
+"""Safetensors + JSON config on disk.
 
-A module is a folder with ``model.safetensors`` and ``config.json``. Loading checks the exact
-tensor names, shapes and dtypes, and rejects NaN/Inf, so a truncated or foreign file fails with one
-line instead of producing silently wrong embeddings. No pickle is involved anywhere.
+A module is a folder with ``model.safetensors`` and ``config.json``. Reading the weights back is
+:mod:`ddr.modules.checks`' job (exact names, shapes, float dtypes, finite values), so the loader and
+a Hub pull check the same things. No pickle is involved anywhere.
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from .errors import ArtifactError, ShapeMismatchError
-
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
+from .checks import CONFIG_FILE, WEIGHTS_FILE
+from .errors import ArtifactError
 
 
 def save_folder(folder: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:
@@ -42,31 +39,3 @@ def read_config(folder: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ArtifactError(f"{path}: expected a JSON object")
     return data
-
-
-def load_tensors(
-    folder: str | os.PathLike, expected: dict[str, tuple[int, ...]], what: str
-) -> dict[str, torch.Tensor]:
-    """Load exactly the ``expected`` tensors (name -> shape) as float32, or raise one clear line."""
-    path = Path(folder) / WEIGHTS_FILE
-    if not path.is_file():
-        raise ArtifactError(f"{path}: missing weights file")
-    try:
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ArtifactError(f"{path}: unreadable safetensors file ({exc})") from None
-    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise ArtifactError(f"{path}: {what} tensors do not match (missing {missing}, unexpected {extra})")
-    out = {}
-    for name, shape in expected.items():
-        t = tensors[name]
-        if tuple(t.shape) != tuple(shape):
-            raise ShapeMismatchError(f"{path}: {what} tensor {name!r} has shape {tuple(t.shape)}, expected {tuple(shape)}")
-        if not t.is_floating_point():
-            raise ArtifactError(f"{path}: {what} tensor {name!r} has non-float dtype {t.dtype}")
-        t = t.float()
-        if not torch.isfinite(t).all():
-            raise ArtifactError(f"{path}: {what} tensor {name!r} holds NaN or Inf")
-        out[name] = t
-    return out

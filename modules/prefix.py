@@ -13,10 +13,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import checks
 from .backbone import Backbone
 from .config import DEFAULT_PREFIX_LENGTH, BackboneSpec, PrefixConfig
 from .errors import ShapeMismatchError
-from .io import load_tensors, read_config, save_folder
+from .io import read_config, save_folder
 
 
 class PrefixModule(nn.Module):
@@ -87,11 +88,9 @@ class PrefixModule(nn.Module):
     def load(cls, folder: str | os.PathLike, backbone: BackboneSpec | None = None) -> PrefixModule:
         """Load strictly; with ``backbone`` given, refuse a module made for another shape."""
         config = PrefixConfig.from_dict(read_config(folder))
-        if backbone is not None:
-            backbone.check_compatible(config.backbone_spec, f"{config.kind} module {config.name!r}")
+        tensors = checks.check_prefix(folder, config, backbone)  # the same checks a Hub pull runs
         module = cls(config)
-        tensors = load_tensors(folder, module.tensor_shapes(), f"{config.kind} module {config.name!r}")
-        module.load_state_dict(tensors, strict=True)
+        module.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()}, strict=True)
         return module
 
     def check_backbone(self, spec: BackboneSpec) -> None:

@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
 from .config import BackboneSpec, RouterConfig
-from .io import load_tensors, read_config, save_folder
+from .io import read_config, save_folder
 
 
 class Router(nn.Module):
@@ -62,10 +63,9 @@ class Router(nn.Module):
 
     @classmethod
     def load(cls, folder: str | os.PathLike, backbone: BackboneSpec | None = None) -> Router:
+        """Load strictly; with ``backbone`` given, refuse a router for another backbone or input width."""
         config = RouterConfig.from_dict(read_config(folder))
-        if backbone is not None and config.backbone:
-            backbone.check_compatible(BackboneSpec.from_dict(config.backbone), "router")
+        tensors = checks.check_router(folder, config, backbone)  # the same checks a Hub pull runs
         router = cls(config)
-        shapes = {k: tuple(v.shape) for k, v in router.state_dict().items()}
-        router.load_state_dict(load_tensors(folder, shapes, "router"), strict=True)
+        router.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()}, strict=True)
         return router

@@ -7,12 +7,13 @@ index records, and a content-addressed, sha256-verified artifact store.
 from __future__ import annotations
 
 from .entities import AuditEntry, IndexRecord, ModuleVersion, RouterVersion
-from .errors import ConflictError, IntegrityError, NotFoundError, RegistryIOError, SchemaError
+from .errors import AliasMovedError, ConflictError, IntegrityError, NotFoundError, RegistryIOError, SchemaError
 from .refs import Ref, parse_ref
 from .store import Registry
 from .tx import ModuleSpec, RouterSpec
 
 __all__ = [
+    "AliasMovedError",
     "AuditEntry",
     "ConflictError",
     "IndexRecord",

@@ -1,17 +1,24 @@
 """Movable names on versions, rollback, and the audit log.
 
 Every alias move (set, remove, rollback) writes one audit row in the same transaction as the
-move: the log accounts for every change or for none.
+move: the log accounts for every change or for none. A command that decided what to do from the
+alias's current target passes that target as ``expect``: the move then happens only if the alias
+still points there (compare-and-set, checked under the move's own lock), so a rollback or another
+command's move in between is never silently undone.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from ddr.errors import UsageError
 
 from .entities import AuditEntry, ModuleVersion, RouterVersion
-from .errors import ConflictError, NotFoundError
+from .errors import AliasMovedError, ConflictError, NotFoundError
+from .limits import MAX_VERSION
 from .refs import Ref, check_name, parse_ref
 from .store import Registry
+from .tx import ANY
 
 
 def verify_loadable(reg: Registry, entity: ModuleVersion | RouterVersion) -> None:
@@ -24,8 +31,22 @@ def verify_loadable(reg: Registry, entity: ModuleVersion | RouterVersion) -> Non
             reg.check_files(reg.module_version(Ref("general", "general", entity.general_version)))
 
 
-def set_alias(reg: Registry, ref: str | Ref, alias: str, reason: str = "", verify: bool = True) -> tuple[int | None, int]:
-    """Point ``alias`` at the version ``ref`` names; returns (previous version, new version)."""
+def current_target(reg: Registry, scope: str, alias: str = "production") -> int | None:
+    """Where ``scope@alias`` points now (None: unset): what a command reads before it decides."""
+    with reg.read() as tx:
+        return tx.alias_target(scope, alias)
+
+
+def set_alias(
+    reg: Registry, ref: str | Ref, alias: str, reason: str = "", verify: bool = True, expect: Any = ANY,
+    guards: dict[tuple[str, str], int | None] | None = None,
+) -> tuple[int | None, int]:
+    """Point ``alias`` at the version ``ref`` names; returns (previous version, new version).
+
+    ``expect``: move only if the alias still points at this version (None: still unset); ``guards``:
+    other aliases ((scope, name) -> version) that must also still be where the caller read them.
+    Otherwise :class:`~ddr.registry.errors.AliasMovedError` and nothing changes.
+    """
     check_name(alias, "alias")
     if alias.isdigit():
         raise UsageError("an alias cannot be a number (it would shadow a version)")
@@ -33,7 +54,9 @@ def set_alias(reg: Registry, ref: str | Ref, alias: str, reason: str = "", verif
     if verify:
         verify_loadable(reg, entity)
     with reg.write() as tx:
-        before = tx.move_alias(entity.scope, alias, entity.version, "alias.set", reason)
+        for (scope, name), version in sorted((guards or {}).items()):
+            tx.expect_alias(scope, name, version)
+        before = tx.move_alias(entity.scope, alias, entity.version, "alias.set", reason, expect=expect)
     return before, entity.version
 
 
@@ -53,15 +76,25 @@ def previous_target(reg: Registry, scope: str, alias: str) -> int:
 
 
 def rollback(reg: Registry, scope_ref: str = "router", to: int | None = None, alias: str = "production", reason: str = "") -> tuple[int | None, int]:
-    """Move ``alias`` back (to version ``to``, or to its previous target), verifying the target first."""
+    """Move ``alias`` back (to version ``to``, or to its previous target), verifying the target first.
+
+    The target is decided from the alias's current state; the move is a compare-and-set on that
+    state, so a move that lands in between makes the rollback refuse instead of undoing it.
+    """
     ref = parse_ref(scope_ref.split("@")[0])
+    if to is not None and not 1 <= to <= MAX_VERSION:
+        raise UsageError(f"--to must be a version from 1 to {MAX_VERSION}, got {to}")
+    current = current_target(reg, ref.scope, alias)
     target_version = to if to is not None else previous_target(reg, ref.scope, alias)
+    if current == target_version:
+        raise ConflictError(f"{ref.scope}@{alias} already points at version {target_version}")
     entity = reg.resolve(Ref(ref.kind, ref.name, version=target_version))
     verify_loadable(reg, entity)
-    with reg.write() as tx:
-        if tx.alias_target(ref.scope, alias) == target_version:
-            raise ConflictError(f"{ref.scope}@{alias} already points at version {target_version}")
-        before = tx.move_alias(ref.scope, alias, target_version, "rollback", reason)
+    try:
+        with reg.write() as tx:
+            before = tx.move_alias(ref.scope, alias, target_version, "rollback", reason, expect=current)
+    except AliasMovedError as exc:
+        raise AliasMovedError(f"{exc}; nothing was rolled back: check `ddr-registry history`, then run the rollback again") from None
     return before, target_version
 
 

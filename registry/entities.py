@@ -32,6 +32,11 @@ class Backbone(_Record):
     num_heads: int
     head_dim: int
     hidden_size: int
+    source: str = ""  # where this machine loaded it from; local only, never pushed
+
+    def portable(self) -> dict[str, Any]:
+        """Identity and shape, as a BackboneSpec dict (no local path)."""
+        return {k: v for k, v in self.to_dict().items() if k != "source"}
 
 
 @dataclass(frozen=True)

@@ -26,3 +26,7 @@ class SchemaError(DdrError, RuntimeError):
 
 class RegistryIOError(DdrError, OSError):
     """The registry home cannot be written (permissions, full disk)."""
+
+
+class AliasMovedError(ConflictError):
+    """An alias is no longer where the command that wanted to move it read it (compare-and-set failed)."""

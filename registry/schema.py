@@ -61,6 +61,8 @@ class BackboneRow(Base):
     head_dim: Mapped[int] = mapped_column(Integer)
     hidden_size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The local folder this machine loaded it from (artifacts record only a portable name).
+    source: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class ModuleRow(Base):

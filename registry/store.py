@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +82,12 @@ class Registry:
 
     def register_router(
         self, folder: str | Path, config: dict[str, Any], backbone: dict[str, Any], domains: Sequence[tuple[str, int]],
-        general_version: int | None = None, metrics: dict[str, Any] | None = None,
+        general_version: int | None = None, metrics: dict[str, Any] | None = None, backbone_source: str = "",
     ) -> RouterVersion:
         """Register a router over exactly these domain-module versions (in this order)."""
         files = self.blobs.put_folder(Path(folder))
         with self.write() as tx:
-            return tx.insert_router(RouterSpec(config, backbone, tuple(domains), general_version, metrics or {}), files)
+            return tx.insert_router(RouterSpec(config, backbone, tuple(domains), general_version, metrics or {}, backbone_source), files)
 
     def register_domain_and_router(
         self, module: ModuleSpec, module_folder: str | Path, router: RouterSpec, router_folder: str | Path
@@ -100,14 +101,16 @@ class Registry:
         with self.write() as tx:
             mv = tx.insert_module(module, module_files)
             members = tuple((n, mv.version if (v is None and n == module.name) else v) for n, v in router.domains)
-            rv = tx.insert_router(RouterSpec(router.config, router.backbone, members, router.general_version, router.metrics), router_files)
+            rv = tx.insert_router(replace(router, domains=members), router_files)
             return mv, rv
 
     def register_index(
-        self, name: str, folder: str | Path, backbone: dict[str, Any], corpus_fingerprint: str, general_version: int | None, params: dict[str, Any]
+        self, name: str, folder: str | Path, backbone: dict[str, Any], corpus_fingerprint: str, general_version: int | None, params: dict[str, Any],
+        backbone_source: str = "",
     ) -> IndexRecord:
         files = self.blobs.put_folder(Path(folder))
-        spec = {"backbone": backbone, "corpus_fingerprint": corpus_fingerprint, "general_version": general_version, "params": params}
+        spec = {"backbone": backbone, "corpus_fingerprint": corpus_fingerprint, "general_version": general_version, "params": params,
+                "backbone_source": backbone_source}
         with self.write() as tx:
             return tx.insert_index(name, spec, files)
 

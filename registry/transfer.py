@@ -20,6 +20,7 @@ from ddr.errors import UsageError
 from .blobs import StoredFile
 from .entities import ModuleVersion, RouterVersion
 from .errors import ConflictError, IntegrityError
+from .layout import CORE_FILES
 from .refs import check_name
 from .store import Registry
 from .tx import ModuleSpec, Origin, RouterSpec, Tx
@@ -58,8 +59,11 @@ class PortableVersion:
         return f"{self.scope}@{self.version}"
 
     def identity(self) -> tuple:
-        """What must match for two registries to hold "the same" version: content and lineage."""
-        files = tuple(sorted((f.name, f.sha256, f.size) for f in self.files))
+        """What must match for two registries to hold "the same" version: core content and lineage.
+
+        A domain version pushed without its replay set and gate data is still the same version.
+        """
+        files = tuple(sorted((f.name, f.sha256, f.size) for f in self.files if f.name in CORE_FILES))
         lineage = (self.domains, self.general_version) if self.kind == "router" else (self.parent_version,)
         return (self.kind, self.name, self.version, self.backbone.get("weights_sha256"), files, lineage)
 
@@ -74,7 +78,7 @@ class ImportReport:
 
 def portable(reg: Registry, entity: ModuleVersion | RouterVersion) -> PortableVersion:
     """The portable form of a registered version (backbone spelled out in full)."""
-    backbone = next(b.to_dict() for b in reg.backbones() if b.weights_sha256 == entity.backbone_sha256)
+    backbone = next(b.portable() for b in reg.backbones() if b.weights_sha256 == entity.backbone_sha256)
     return _portable(entity, backbone)
 
 

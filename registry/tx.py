@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,13 +21,12 @@ from ddr.errors import UsageError
 
 from . import db
 from .blobs import StoredFile
-from .entities import AuditEntry, Backbone, IndexRecord, ModuleVersion, RouterVersion
+from .entities import Backbone, IndexRecord, ModuleVersion, RouterVersion
 from .errors import NotFoundError
 from .home import actor
-from .limits import MAX_VERSION
+from .limits import MAX_ACTOR, MAX_VERSION, check_json, check_text
 from .refs import check_name
 from .schema import (
-    AliasRow,
     ArtifactFileRow,
     AuditRow,
     BackboneRow,
@@ -37,10 +36,7 @@ from .schema import (
     RouterMemberRow,
     RouterVersionRow,
 )
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
+from .tx_aliases import ANY, AliasOps, now  # noqa: F401 (ANY is part of this module's API)
 
 
 @dataclass(frozen=True)
@@ -58,6 +54,7 @@ class ModuleSpec:
     data_paths: tuple[str, ...] = ()
     instruction: str = ""
     train_config: dict[str, Any] = field(default_factory=dict)
+    backbone_source: str = ""  # local only: where this machine loads the backbone from
 
 
 @dataclass(frozen=True)
@@ -69,6 +66,7 @@ class RouterSpec:
     domains: tuple[tuple[str, int], ...]
     general_version: int | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    backbone_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ def _json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True)
 
 
-class Tx:
+class Tx(AliasOps):
     """Row-level operations inside one open transaction."""
 
     def __init__(self, session: Session) -> None:
@@ -99,7 +97,8 @@ class Tx:
         db.lock_scope(self.session, scope)
 
     # ------------------------------------------------------------ shared rows
-    def backbone_id(self, spec: dict[str, Any]) -> int:
+    def backbone_id(self, spec: dict[str, Any], source: str = "") -> int:
+        """The backbone row for ``spec`` (created if new); ``source`` records where this machine loads it from."""
         sha = spec.get("weights_sha256") or ""
         if len(sha) != 64:
             raise UsageError("backbone identity needs its weights_sha256")
@@ -108,15 +107,17 @@ class Tx:
         if row is None:
             row = BackboneRow(
                 name=spec.get("name", ""), weights_sha256=sha, num_layers=int(spec["num_layers"]), num_heads=int(spec["num_heads"]),
-                head_dim=int(spec["head_dim"]), hidden_size=int(spec["hidden_size"]), created_at=now(),
+                head_dim=int(spec["head_dim"]), hidden_size=int(spec["hidden_size"]), created_at=now(), source=source,
             )
             self.session.add(row)
             self.session.flush()
+        elif source and row.source != source:
+            row.source = source
         return row.id
 
     def backbones(self) -> list[Backbone]:
         rows = self.session.scalars(select(BackboneRow).order_by(BackboneRow.id))
-        return [Backbone(r.name, r.weights_sha256, r.num_layers, r.num_heads, r.head_dim, r.hidden_size) for r in rows]
+        return [Backbone(r.name, r.weights_sha256, r.num_layers, r.num_heads, r.head_dim, r.hidden_size, r.source) for r in rows]
 
     def files(self, owner_type: str, owner_id: int) -> tuple[StoredFile, ...]:
         rows = self.session.scalars(
@@ -133,14 +134,16 @@ class Tx:
         rows = self.session.scalars(select(ArtifactFileRow).order_by(ArtifactFileRow.owner_type, ArtifactFileRow.owner_id, ArtifactFileRow.name))
         return [(r.owner_type, r.owner_id, StoredFile(r.name, r.sha256, r.size)) for r in rows]
 
-    def audit(self, action: str, target: str, from_v: int | None, to_v: int | None, reason: str = "") -> None:
-        self.session.add(AuditRow(at=now(), actor=actor(), action=action, target=target, from_version=from_v, to_version=to_v, reason=reason))
-
     def _next_version(self, origin: Origin, latest: int | None, scope: str) -> int:
         version = origin.version if origin.version is not None else (latest or 0) + 1
         if not 1 <= version <= MAX_VERSION:
             raise UsageError(f"{scope} cannot take version {version}: versions run from 1 to {MAX_VERSION}")
         return version
+
+    def audit(self, action: str, target: str, from_v: int | None, to_v: int | None, reason: str = "") -> None:
+        check_text(reason, "the reason")
+        self.session.add(AuditRow(at=now(), actor=check_text(actor(), "the actor (DDR_ACTOR)", MAX_ACTOR), action=action, target=target,
+                                  from_version=from_v, to_version=to_v, reason=reason))
 
     # ------------------------------------------------------------ modules
     def module_row(self, kind: str, name: str) -> ModuleRow | None:
@@ -167,8 +170,11 @@ class Tx:
             raise UsageError(f"module kind must be general or domain, got {spec.kind!r}")
         check_name(spec.name, "module name")
         scope = f"{spec.kind}/{spec.name}"
+        _check_bounds(scope, origin, spec.config, spec.metrics, spec.train_config)
+        check_text(spec.description or "", f"{scope}: the description")
+        check_text(spec.instruction or "", f"{scope}: the instruction")
         self.lock(scope)
-        backbone_id = self.backbone_id(spec.backbone)
+        backbone_id = self.backbone_id(spec.backbone, spec.backbone_source)
         mod = self.module_row(spec.kind, spec.name)
         if mod is None:
             mod = ModuleRow(kind=spec.kind, name=spec.name, description=spec.description or "", created_at=now())
@@ -240,8 +246,9 @@ class Tx:
     # ------------------------------------------------------------ routers
     def insert_router(self, spec: RouterSpec, files: Sequence[StoredFile], origin: Origin = HERE) -> RouterVersion:
         """The rows of one router version (its ordered members), its files and its audit entry."""
+        _check_bounds("router", origin, spec.config, spec.metrics)
         self.lock("router")
-        backbone_id = self.backbone_id(spec.backbone)
+        backbone_id = self.backbone_id(spec.backbone, spec.backbone_source)
         member_ids = [self._module_version_id("domain", n, v) for n, v in spec.domains]
         general_id = self._module_version_id("general", "general", spec.general_version) if spec.general_version else None
         version = self._next_version(origin, self.session.scalar(select(func.max(RouterVersionRow.version))), "router")
@@ -293,7 +300,7 @@ class Tx:
         """``spec``: backbone, corpus_fingerprint, general_version, params."""
         check_name(name, "index name")
         self.lock(f"index/{name}")
-        backbone_id = self.backbone_id(spec["backbone"])
+        backbone_id = self.backbone_id(spec["backbone"], spec.get("backbone_source", ""))
         general_id = self._module_version_id("general", "general", spec["general_version"]) if spec["general_version"] else None
         latest = self.session.scalar(select(func.max(IndexRecordRow.version)).where(IndexRecordRow.name == name))
         version = self._next_version(HERE, latest, f"index/{name}")
@@ -322,50 +329,10 @@ class Tx:
             q = q.where(IndexRecordRow.name == name)
         return [self._index_entity(r) for r in self.session.scalars(q)]
 
-    # ------------------------------------------------------------ aliases and audit
-    def alias_target(self, scope: str, alias: str) -> int | None:
-        return self.session.scalar(select(AliasRow.version).where(AliasRow.scope == scope, AliasRow.name == alias))
 
-    def aliases_of(self, scope: str, version: int) -> tuple[str, ...]:
-        return tuple(self.session.scalars(select(AliasRow.name).where(AliasRow.scope == scope, AliasRow.version == version).order_by(AliasRow.name)))
-
-    def aliases(self) -> list[dict[str, Any]]:
-        return [
-            {"scope": r.scope, "alias": r.name, "version": r.version, "updated_at": r.updated_at.isoformat()}
-            for r in self.session.scalars(select(AliasRow).order_by(AliasRow.scope, AliasRow.name))
-        ]
-
-    def move_alias(self, scope: str, alias: str, version: int | None, action: str, reason: str) -> int | None:
-        """Point ``scope@alias`` at ``version`` (None removes it) and audit it; returns the previous target."""
-        self.lock(f"alias:{scope}")
-        row = self.session.scalar(select(AliasRow).where(AliasRow.scope == scope, AliasRow.name == alias))
-        before = row.version if row else None
-        if version is None:
-            if row is None:
-                raise NotFoundError(f"alias {alias!r} is not set on {scope}")
-            self.session.delete(row)
-        elif row is None:
-            self.session.add(AliasRow(scope=scope, name=alias, version=version, updated_at=now()))
-        else:
-            row.version, row.updated_at = version, now()
-        self.audit(action, f"{scope}@{alias}", before, version, reason)
-        return before
-
-    def last_move(self, target: str) -> AuditEntry | None:
-        """The latest alias.set or rollback of ``target`` (``scope@alias``)."""
-        row = self.session.scalar(
-            select(AuditRow).where(AuditRow.target == target, AuditRow.action.in_(("alias.set", "rollback"))).order_by(AuditRow.id.desc()).limit(1)
-        )
-        return _audit_entry(row) if row is not None else None
-
-    def history(self, target: str | None = None, limit: int | None = None) -> list[AuditEntry]:
-        q = select(AuditRow).order_by(AuditRow.id.desc())
-        if target:
-            q = q.where((AuditRow.target == target) | AuditRow.target.like(f"{target}@%"))
-        if limit:
-            q = q.limit(limit)
-        return [_audit_entry(r) for r in self.session.scalars(q)]
-
-
-def _audit_entry(r: AuditRow) -> AuditEntry:
-    return AuditEntry(r.id, r.at, r.actor, r.action, r.target, r.from_version, r.to_version, r.reason)
+def _check_bounds(scope: str, origin: Origin, config: Any, metrics: Any, train_config: Any = None) -> None:
+    """What :mod:`.limits` allows, so a registry never holds what another would refuse."""
+    for what, value in (("config", config), ("metrics", metrics), ("training config", train_config or {})):
+        check_json(value, f"{scope}: the {what}")
+    if origin.created_by is not None:
+        check_text(origin.created_by, f"{scope}: created_by", MAX_ACTOR)

@@ -84,20 +84,24 @@ def run_domain(reg: Registry, req: DomainRequest) -> GateReport:
 
     check_name(req.name, "domain name")
     state, current = _live(reg, req)
+    old = next((mv for mv in state.domains if mv.name == req.name), None)
+    _check_prefix_length(current, req, old)
     earlier = [domain_data.from_version(reg, current, mv, general_key=state.general_key, progress=req.progress) for mv in state.domains if mv.name != req.name]
     new = domain_data.from_folder(reg, current, req.name, req.data, general_key=state.general_key, progress=req.progress)
     if not len(new.train):
         raise UsageError(f"{req.data}: no training queries with judgements in qrels/train.tsv")
-    old = next((mv for mv in state.domains if mv.name == req.name), None)
     result = _train(current, state, new, old, req)
     router = fit_router(current, [*earlier, new])
     candidate = _with_domains(current, [*(current.domain_modules[d.name] for d in earlier), result.module], router)
     scores = _score(current, candidate, new, earlier, old, result.heldout_ndcg[0])
     report = GateReport(scores, gate.judge(scores, threshold=req.threshold), passages_encoded=new.encoded + sum(d.encoded for d in earlier))
-    report.module, rv = _register(reg, state, req, new, result, router, scores, old)
+    stored = _stored_files(current, candidate, new, state.general_key)
+    report.module, rv = _register(
+        reg, state=state, req=req, new=new, result=result, router=router, scores=scores, old=old, stored=stored, backbone_source=current.backbone.source
+    )
     report.router_version = rv.version
     action = f"{'update' if req.update else 'add'}-domain {req.name}"
-    report.activated = gate.activate(reg, rv.ref, report.verdict, force=req.force, action=action)
+    report.activated = gate.activate(reg, rv.ref, report.verdict, force=req.force, action=action, expect=_version(state.router))
     return report
 
 
@@ -110,6 +114,20 @@ def _live(reg: Registry, req: DomainRequest):
     if not req.update and req.name in live_names:
         raise UsageError(f"domain {req.name!r} is already live; use update-domain to train a new version")
     return state, live.load_encoder(reg, state, backbone=req.backbone)
+
+
+def _check_prefix_length(current, req: DomainRequest, old: ModuleVersion | None) -> None:
+    """Before any training: a new module must have the prefix length of the modules it is composed with."""
+    if old is not None:
+        return  # a new version keeps its parent's prefix length
+    live_modules = ([current.general] if current.general is not None else []) + list(current.domain_modules.values())
+    lengths = {m.config.prefix_length for m in live_modules}
+    if lengths and req.config.prefix_length not in lengths:
+        names = ", ".join(f"{m.kind}/{m.name} P={m.config.prefix_length}" for m in live_modules)
+        raise UsageError(
+            f"--prefix-length {req.config.prefix_length} differs from the live modules' ({names}): modules composed together "
+            f"share one prefix length; use --prefix-length {min(lengths)}"
+        )
 
 
 def _train(current, state, new: DomainData, old: ModuleVersion | None, req: DomainRequest):
@@ -168,17 +186,26 @@ def _score(current, candidate, new: DomainData, earlier: list[DomainData], old: 
     return rows
 
 
-def _register(reg, state, req: DomainRequest, new: DomainData, result, router, scores, old):
-    """Module (with its replay set) and router in one transaction."""
+def _stored_files(current, candidate, new: DomainData, general_key: str) -> dict[str, bytes]:
+    """The replay set and gate data the new version carries (see :mod:`.domain_data`)."""
+    systems = [
+        _with_domains(current, []).encode_queries(new.heldout.texts, route="none"),
+        candidate.encode_queries(new.heldout.texts, route=f"prior:{new.name}"),
+    ]
+    return domain_data.stored_files(new, domain_data.gate_pool(new, systems), general_key)
+
+
+def _register(reg, *, state, req: DomainRequest, new: DomainData, result, router, scores, old, stored: dict[str, bytes], backbone_source: str):
+    """Module (with its replay set and gate data) and router in one transaction."""
     after, general_only = scores[0].after, scores[0].must_beat
     members = [(mv.name, mv.version) for mv in state.domains if mv.name != req.name] + [(req.name, None)]
     return publish_domain_and_router(
         reg, result.module, router, domains=members, general_version=state.general_version,
         router_metrics={"heldout": {s.name: s.after for s in scores}},
-        extra_files={domain_data.REPLAY_FILE: domain_data.replay_json(new)},
+        extra_files=stored,
         parent=old.version if old else None, data_fingerprint=new.fingerprint, description=req.instruction or None,
         metrics={"heldout_ndcg@10": after, "general_only_heldout_ndcg@10": general_only, "heldout_curve": result.heldout_ndcg, "best_epoch": result.best_epoch},
-        data_paths=(str(Path(req.data).resolve()),), instruction=req.instruction,
+        data_paths=(str(Path(req.data).resolve()),), instruction=req.instruction, backbone_source=backbone_source,
         train_config={**req.config.to_dict(), "heldout_source": new.heldout_source},
     )
 
@@ -195,7 +222,13 @@ def retrain_router(
     candidate = _with_domains(current, list(current.domain_modules.values()), fit_router(current, sets))
     scores = [gate.Score(d.name, score(current, d, "topk"), score(candidate, d, "topk"), "top-k routing") for d in sets]
     report = GateReport(scores, gate.judge(scores, threshold=threshold), passages_encoded=sum(d.encoded for d in sets))
-    rv = publish_router(reg, candidate.router, [(mv.name, mv.version) for mv in state.domains], state.general_version)
+    rv = publish_router(
+        reg, candidate.router, [(mv.name, mv.version) for mv in state.domains], state.general_version, backbone_source=current.backbone.source
+    )
     report.router_version = rv.version
-    report.activated = gate.activate(reg, rv.ref, report.verdict, force=force, action="retrain-router")
+    report.activated = gate.activate(reg, rv.ref, report.verdict, force=force, action="retrain-router", expect=_version(state.router))
     return report
+
+
+def _version(entity) -> int | None:
+    return entity.version if entity is not None else None

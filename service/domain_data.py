@@ -1,8 +1,16 @@
-"""What the domain phase trains and scores on: a corpus's cached passage embeddings and its query sets.
+"""What the domain phase trains and scores on: a corpus's passage embeddings and its query sets.
 
-A new domain's data comes from the folder on the command line; an earlier live domain's comes
-from its registered version: the replay set (training and held-out queries with judgements, stored
-with the module as ``replay.json``) and the corpus the version records.
+A new domain's data comes from the folder on the command line. An earlier live domain's comes from
+its registered version, so add-domain, update-domain and retrain-router need none of the earlier
+corpora on disk: the version carries its *replay set* (``replay.json``: training and held-out
+queries with judgements, which refit the router and drive the gate) and its *gate data*
+(``gate.json`` + ``gate.safetensors``: the ids and embeddings, under the general prefix it was
+trained with, of every judged passage of its held-out queries and each held-out query's top
+:data:`POOL_PER_QUERY` passages under general-only and under the trained module). The gate ranks an
+earlier domain's held-out queries against that pool instead of the whole corpus
+(``benchmarks/gate_data.py`` measures how often the two agree). When the gate data was made under
+another general prefix, or is absent (versions made before it existed, or pulled without it), the
+recorded corpus is read instead, and only if its fingerprint is the version's.
 """
 
 from __future__ import annotations
@@ -14,24 +22,26 @@ from pathlib import Path
 
 from ddr.errors import DataError, UsageError
 from ddr.registry import ModuleVersion, Registry
+from ddr.registry.layout import GATE_FILE, GATE_TENSORS, REPLAY_FILE
 
 from .cache import passage_embeddings
 
-REPLAY_FILE = "replay.json"
+POOL_PER_QUERY = 100
 
 
 @dataclass
 class DomainData:
-    """One domain's corpus (ids and passage embeddings under the live general prefix) and query sets."""
+    """One domain's passages (ids and embeddings under the live general prefix) and query sets."""
 
     name: str
     doc_ids: list[str]
-    passages: object  # torch.Tensor (n_docs, dim)
+    passages: object  # torch.Tensor (n_docs, dim): the whole corpus, or the stored gate pool
     train: object  # ddr.trainer.data.QuerySet
     heldout: object
     encoded: int = 0
     fingerprint: str = ""
     heldout_source: str = ""
+    source: str = "corpus"  # "corpus" or "gate data"
 
 
 def from_folder(reg: Registry, encoder, name: str, data: str, *, general_key: str, progress: bool = True) -> DomainData:
@@ -47,18 +57,52 @@ def from_folder(reg: Registry, encoder, name: str, data: str, *, general_key: st
 
 
 def from_version(reg: Registry, encoder, mv: ModuleVersion, *, general_key: str, progress: bool = True) -> DomainData:
-    """An earlier domain's data: its replay set and the corpus its version records."""
+    """An earlier domain's data: its replay set, and its gate data (or, failing that, its recorded corpus)."""
+    import torch
+
     from ddr.trainer.data import QuerySet
 
-    if not mv.data_paths:
-        raise UsageError(f"domain {mv.name!r} has no recorded corpus path; run update-domain {mv.name} --data DIR")
-    folder = Path(mv.data_paths[0])
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: the corpus of domain {mv.name!r} is not there (was it moved?)")
-    corpus = _corpus(folder)
-    replay = read_replay(reg, mv)
-    train, heldout = QuerySet.from_dict(replay["train"]), QuerySet.from_dict(replay["heldout"])
-    return _encode(reg, encoder, general_key, mv.name, corpus, (train, heldout, replay.get("heldout_source", "")), progress)
+    stored = _stored(reg, mv)
+    if REPLAY_FILE not in stored:
+        raise UsageError(f"{mv.ref} has no replay set (made by an older ddr, or pulled without --with-gate-data); run update-domain {mv.name} --data DIR")
+    replay = json.loads(stored[REPLAY_FILE])
+    sets = (QuerySet.from_dict(replay["train"]), QuerySet.from_dict(replay["heldout"]), replay.get("heldout_source", ""))
+    gate = json.loads(stored[GATE_FILE]) if GATE_FILE in stored else None
+    if gate is not None and gate["general_key"] == general_key:
+        from ddr.modules.checks import read_tensors
+
+        with tempfile.TemporaryDirectory(prefix="ddr-gate-") as tmp:
+            path = Path(tmp) / GATE_TENSORS
+            path.write_bytes(stored[GATE_TENSORS])
+            passages = torch.from_numpy(read_tensors(path, "gate data")["passages"].copy())
+        return DomainData(mv.name, list(gate["doc_ids"]), passages, *sets[:2], 0, mv.data_fingerprint, sets[2], "gate data")
+    return _from_recorded_corpus(reg, encoder, mv, general_key, sets, progress, stale=gate is not None)
+
+
+def _from_recorded_corpus(reg, encoder, mv: ModuleVersion, general_key: str, sets, progress: bool, *, stale: bool) -> DomainData:
+    from ddr.retrieval.beir import corpus_fingerprint
+
+    why = "its gate data was made under another general prefix" if stale else "it carries no gate data"
+    if not mv.data_paths or not Path(mv.data_paths[0]).is_dir():
+        where = f"its corpus is not at {mv.data_paths[0]}" if mv.data_paths else "no corpus path is recorded here"
+        raise UsageError(f"{mv.ref}: {why} and {where}; run update-domain {mv.name} --data DIR")
+    corpus = _corpus(Path(mv.data_paths[0]))
+    if mv.data_fingerprint and corpus_fingerprint(corpus) != mv.data_fingerprint:
+        raise UsageError(
+            f"{mv.ref}: {why}, and the corpus now at {mv.data_paths[0]} is not the one it was trained on "
+            f"(fingerprint differs); run update-domain {mv.name} --data DIR"
+        )
+    return _encode(reg, encoder, general_key, mv.name, corpus, sets, progress)
+
+
+def _stored(reg: Registry, mv: ModuleVersion) -> dict[str, bytes]:
+    """The version's replay and gate files (verified against their sha256), by name."""
+    wanted = [f for f in mv.files if f.name in (REPLAY_FILE, GATE_FILE, GATE_TENSORS)]
+    if not wanted:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="ddr-replay-") as tmp:
+        folder = reg.blobs.materialize(wanted, Path(tmp) / "m", mv.ref)
+        return {f.name: (folder / f.name).read_bytes() for f in wanted}
 
 
 def _corpus(folder: Path) -> dict:
@@ -81,14 +125,32 @@ def _encode(reg, encoder, general_key, name, corpus, query_sets, progress) -> Do
 
 def read_replay(reg: Registry, mv: ModuleVersion) -> dict:
     """The replay set stored with a domain version."""
-    with tempfile.TemporaryDirectory(prefix="ddr-replay-") as tmp:
-        folder = reg.blobs.materialize(list(mv.files), Path(tmp) / "m", mv.ref)
-        path = folder / REPLAY_FILE
-        if not path.is_file():
-            raise UsageError(f"{mv.ref} has no replay set; retrain it with update-domain")
-        return json.loads(path.read_text())
+    stored = _stored(reg, mv)
+    if REPLAY_FILE not in stored:
+        raise UsageError(f"{mv.ref} has no replay set; retrain it with update-domain")
+    return json.loads(stored[REPLAY_FILE])
 
 
-def replay_json(d: DomainData) -> str:
-    """The replay set to store with a new domain version."""
-    return json.dumps({"train": d.train.to_dict(), "heldout": d.heldout.to_dict(), "heldout_source": d.heldout_source})
+def gate_pool(d: DomainData, query_embeddings: list, per_query: int = POOL_PER_QUERY) -> list[int]:
+    """Rows of ``d.passages`` the gate keeps: every judged passage of the held-out queries, and each
+    query's top ``per_query`` under each of ``query_embeddings`` (one (n_heldout, dim) tensor per system)."""
+    index = {doc: i for i, doc in enumerate(d.doc_ids)}
+    rows = {index[doc] for q in d.heldout.ids for doc in d.heldout.qrels[q] if doc in index}
+    k = min(per_query, len(d.doc_ids))
+    for q in query_embeddings:
+        rows.update((q.float() @ d.passages.float().T).topk(k, dim=-1).indices.flatten().tolist())
+    return sorted(rows)
+
+
+def stored_files(d: DomainData, pool: list[int], general_key: str) -> dict[str, bytes]:
+    """The files a new domain version carries for later gates: replay set and gate data."""
+    from safetensors.numpy import save
+
+    replay = {"train": d.train.to_dict(), "heldout": d.heldout.to_dict(), "heldout_source": d.heldout_source}
+    gate = {"doc_ids": [d.doc_ids[i] for i in pool], "general_key": general_key, "corpus_fingerprint": d.fingerprint, "per_query": POOL_PER_QUERY}
+    passages = d.passages[pool].float().contiguous().numpy()
+    return {
+        REPLAY_FILE: json.dumps(replay).encode(),
+        GATE_FILE: json.dumps(gate, sort_keys=True).encode(),
+        GATE_TENSORS: save({"passages": passages}),
+    }

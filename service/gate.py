@@ -56,13 +56,29 @@ def judge(scores: Sequence[Score], *, threshold: float = DEFAULT_THRESHOLD, requ
     return Verdict(not reasons, tuple(reasons))
 
 
-def activate(reg, ref: str, verdict: Verdict, *, force: bool, action: str, alias: str = "production") -> bool:
-    """Point ``alias`` at ``ref`` if the verdict passed or ``force``; True when it moved."""
+def activate(
+    reg, ref: str, verdict: Verdict, *, force: bool, action: str, expect: int | None, alias: str = "production",
+    guards: dict[tuple[str, str], int | None] | None = None,
+) -> bool:
+    """Point ``alias`` at ``ref`` if the verdict passed or ``force``; True when it moved.
+
+    ``expect`` is the alias's target when the command read what was live (None: unset); ``guards``
+    are other aliases the decision rested on. The move is a compare-and-set on all of them: if
+    anything moved meanwhile (a rollback, another add-domain), nothing moves and the error says what
+    changed and how to go on; ``ref`` stays registered.
+    """
+    from ddr.registry import AliasMovedError
     from ddr.registry.aliases import set_alias
 
     if not (force or verdict.passed):
         return False
-    set_alias(reg, ref, alias, reason=f"{action}: {'forced' if verdict.reasons else 'gate passed'}")
+    try:
+        set_alias(reg, ref, alias, reason=f"{action}: {'forced' if verdict.reasons else 'gate passed'}", expect=expect, guards=guards)
+    except AliasMovedError as exc:
+        raise AliasMovedError(
+            f"{exc}; {ref} is registered but not live: run {action} again to decide against what is live now, "
+            f"or make it live as it is with: ddr-registry alias set {ref} {alias}"
+        ) from None
     return True
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ddr.errors import DataError, UsageError
 from ddr.registry import ModuleVersion, Registry
+from ddr.registry.aliases import current_target
 from ddr.trainer.config import GeneralTrainConfig
 
 from . import gate, live
@@ -61,6 +62,7 @@ def train_general(
     config = config or GeneralTrainConfig()
     loaded = _read(data)
     state = live.resolve(reg)
+    expected = current_target(reg, "general/general")
     current = live.load_encoder(reg, state, backbone=backbone, with_domains=False)
     collections, triples = _mine(reg, current, state, loaded, config, progress)
     result = _train(current, state, triples, config, echo)
@@ -70,12 +72,15 @@ def train_general(
     metrics = {"heldout": {s.name: s.after for s in scores}, "steps": result.steps}
     report.module = publish_module(
         reg, result.module, metrics=metrics, parent=state.general_version,
-        data_paths=tuple(str(Path(d).resolve()) for d in data), train_config=config.to_dict(),
+        data_paths=tuple(str(Path(d).resolve()) for d in data), train_config=config.to_dict(), backbone_source=current.backbone.source,
     )
     if state.domains:
         report.verdict = gate.Verdict(False, (*verdict.reasons, DOMAINS_LIVE))
     else:
-        report.activated = gate.activate(reg, report.module.ref, verdict, force=force, action="train-general")
+        report.activated = gate.activate(
+            reg, report.module.ref, verdict, force=force, action="train-general", expect=expected,
+            guards={("router", "production"): state.router.version if state.router else None},  # still no domain live
+        )
     return report
 
 

@@ -48,7 +48,7 @@ def build_index(
     }
     with tempfile.TemporaryDirectory(prefix="ddr-index-") as tmp:
         folder = faiss_index.save(faiss_index.build(emb, kind), ids, [corpus[i]["title"][:100] for i in ids], Path(tmp) / "index")
-        record = reg.register_index(name, folder, encoder.backbone.spec.__dict__, fp, state.general_version, params)
+        record = reg.register_index(name, folder, encoder.backbone.spec.__dict__, fp, state.general_version, params, encoder.backbone.source)
     return record, encoded
 
 

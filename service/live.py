@@ -24,6 +24,7 @@ class ActiveState:
     router: RouterVersion | None
     general: ModuleVersion | None
     domains: tuple[ModuleVersion, ...] = field(default=())
+    backbone_source: str = ""  # where this machine loaded the live modules' backbone from (local only)
 
     @property
     def general_version(self) -> int | None:
@@ -36,8 +37,11 @@ class ActiveState:
 
     @property
     def backbone_name(self) -> str | None:
-        source = self.general or (self.domains[0] if self.domains else None)
-        return source.config.get("backbone", {}).get("name") if source else None
+        """What to load the backbone from: the local folder this registry recorded, else the modules' own name."""
+        if self.backbone_source and Path(self.backbone_source).is_dir():
+            return self.backbone_source
+        first = self.general or (self.domains[0] if self.domains else None)
+        return first.config.get("backbone", {}).get("name") if first else None
 
     def describe(self) -> str:
         if self.general is None and not self.domains:
@@ -56,12 +60,16 @@ def resolve(reg: Registry) -> ActiveState:
     if router is not None:
         general = reg.module_version(Ref("general", "general", version=router.general_version)) if router.general_version else None
         domains = tuple(reg.module_version(Ref("domain", n, version=v)) for n, v in router.domains)
-        return ActiveState(router, general, domains)
+        return ActiveState(router, general, domains, _source(reg, router.backbone_sha256))
     try:
         general = reg.module_version("general@production")
     except NotFoundError:
         general = None
-    return ActiveState(None, general)
+    return ActiveState(None, general, (), _source(reg, general.backbone_sha256) if general else "")
+
+
+def _source(reg: Registry, weights_sha256: str) -> str:
+    return next((b.source for b in reg.backbones() if b.weights_sha256 == weights_sha256), "")
 
 
 def load_encoder(reg: Registry, state: ActiveState, *, backbone: str | None = None, dtype: str = "float32", with_domains: bool = True):

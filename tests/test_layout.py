@@ -123,3 +123,10 @@ def test_cli_and_configs_import_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_both_rooms_name_the_same_files():
+    from ddr.modules import checks
+    from ddr.registry import layout
+
+    assert layout.CORE_FILES == (checks.WEIGHTS_FILE, checks.CONFIG_FILE)

@@ -1,4 +1,9 @@
-"""Several processes register and move aliases at once: no lost update, no duplicate, full audit."""
+"""Several processes register and move aliases at once: no lost update, no duplicate, full audit.
+
+Besides plain moves and rollbacks, workers run "decide" operations shaped like add-domain: read
+production, work a while, register a candidate, then move production only if it is still what they
+read (compare-and-set). A decide that moved production must have moved it from exactly what it read.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,8 @@ import time
 from crashtools import record
 from registry_helpers import BACKBONE, artifact
 
-from ddr.registry import ConflictError, Registry
-from ddr.registry.aliases import history, rollback, set_alias
+from ddr.registry import AliasMovedError, ConflictError, Registry
+from ddr.registry.aliases import current_target, history, rollback, set_alias
 
 WORKERS, OPS = 4, 50
 
@@ -21,9 +26,9 @@ def worker(home: str, url: str | None, seed: int, folder: str, queue) -> None:
 
     rng = random.Random(seed)
     reg = Registry(home, url)
-    done = {"register": [], "move": [], "read": 0, "refused": 0, "errors": []}
+    done = {"register": [], "move": [], "decided": [], "stale": 0, "read": 0, "refused": 0, "errors": []}
     for i in range(OPS):
-        op = rng.choice(["register", "register", "move", "rollback", "read"])
+        op = rng.choice(["register", "register", "move", "rollback", "read", "decide", "decide"])
         reason = f"w{seed}-op{i}"  # unique: each reported move must appear exactly once in the audit log
         try:
             if op == "register":
@@ -40,6 +45,18 @@ def worker(home: str, url: str | None, seed: int, folder: str, queue) -> None:
                     done["move"].append((reason, before, after))
                 except ConflictError:
                     done["refused"] += 1  # already there: nothing moved, nothing audited
+            elif op == "decide":  # add-domain's shape: read, work, register, compare-and-set
+                seen = current_target(reg, "domain/shared")
+                time.sleep(rng.uniform(0, 0.02))
+                src = artifact(Path(folder) / f"w{seed}-{i}", f"{seed}-{i}".encode())
+                mine = reg.register_module("domain", "shared", src, {"i": i}, BACKBONE).version
+                done["register"].append(mine)
+                try:
+                    before, after = set_alias(reg, f"domain/shared@{mine}", "production", reason=reason, expect=seen)
+                    done["move"].append((reason, before, after))
+                    done["decided"].append((seen, before))
+                except AliasMovedError:
+                    done["stale"] += 1  # production moved meanwhile: refused, nothing audited
             else:
                 reg.module_version("domain/shared@production")
                 done["read"] += 1
@@ -98,6 +115,11 @@ def test_concurrent_writers(tmp_path, db_url):
         assert after.from_version == before.to_version
     reads = sum(r["read"] for r in results)
     assert reads > 0
+    # Compare-and-set: every decide that moved production moved it from what it had read (0 lost
+    # production moves), and the ones that found it moved changed nothing (the audit count above).
+    decided = [d for r in results for d in r["decided"]]
+    stale = sum(r["stale"] for r in results)
+    assert decided and all(seen == before for seen, before in decided)
     backend = reg.engine.dialect.name
     reg.close()
     record(
@@ -110,6 +132,8 @@ def test_concurrent_writers(tmp_path, db_url):
             "alias_moves_and_rollbacks": len(moves),
             "reads": reads,
             "refused_as_designed": sum(r["refused"] for r in results),
+            "decides_moved": len(decided),
+            "decides_refused_production_moved": stale,
             "errors": len(errors),
             "wall_s": round(wall, 2),
         },

@@ -1,4 +1,5 @@
-"""Module-version facts get columns of their own: data paths, instruction, training config.
+"""Facts that are not metrics get columns of their own: a module version's data paths, instruction
+and training config, and a backbone's local source folder.
 
 Until 0002 add-domain and train-general kept them in the ``metrics`` JSON (keys ``data``,
 ``instruction``, ``train`` and ``heldout_source``); this revision adds the columns and moves those
@@ -36,6 +37,7 @@ def upgrade() -> None:
     op.add_column("module_version", sa.Column("data_paths", sa.Text, nullable=False, server_default="[]"))
     op.add_column("module_version", sa.Column("instruction", sa.Text, nullable=False, server_default=""))
     op.add_column("module_version", sa.Column("train_config", sa.Text, nullable=False, server_default="{}"))
+    op.add_column("backbone", sa.Column("source", sa.Text, nullable=False, server_default=""))
     conn = op.get_bind()
     for row_id, metrics in conn.execute(sa.select(module_version.c.id, module_version.c.metrics)).all():
         values = _split(metrics)
@@ -85,3 +87,4 @@ def downgrade() -> None:
         conn.execute(module_version.update().where(module_version.c.id == row_id).values(metrics=json.dumps(merged, sort_keys=True)))
     for column in ("train_config", "instruction", "data_paths"):  # ALTER TABLE DROP COLUMN: SQLite >= 3.35
         op.drop_column("module_version", column)
+    op.drop_column("backbone", "source")
