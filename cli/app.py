@@ -1,6 +1,7 @@
 """The ``ddr-registry`` group: options, the context object, the error mapping, and every command.
 
-Every :class:`~ddr.errors.DdrError` becomes one line on stderr and exit code 1; usage errors exit 2;
+Every :class:`~ddr.errors.DdrError` becomes one line on stderr and exit code 1 (control characters in
+the message, which may quote a pulled manifest, are shown as escapes); usage errors exit 2;
 anything else is a bug and keeps its traceback.
 """
 
@@ -16,6 +17,7 @@ from ddr.errors import DdrError
 
 from . import cmd_hub, cmd_registry, cmd_retrieval, cmd_train
 from .context import Ctx
+from .output import clean
 
 
 class DdrGroup(click.Group):
@@ -25,7 +27,7 @@ class DdrGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DdrError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {clean(exc)}", err=True)
             sys.exit(1)
 
 

@@ -1,6 +1,8 @@
 """Registry commands: init, list, show, history, alias, rollback, verify, gc, db.
 
 Only the registry (SQLAlchemy) is imported here, never torch: these answer in well under a second.
+Every line built from registry rows is printed through :func:`ddr.cli.output.echo`, which shows
+control characters as escapes (a pulled ``description`` or ``created_by`` may hold any).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import click
 
 from . import options
 from .context import Ctx, echo_json, pass_ctx
+from .output import echo
 
 
 @click.command()
@@ -45,11 +48,11 @@ def list_(ctx: Ctx, as_json: bool) -> None:
         click.echo("registry is empty")
     for m in mods:
         tags = f"  [{', '.join(m.aliases)}]" if m.aliases else ""
-        click.echo(f"{m.ref:32s} {m.created_at:%Y-%m-%d %H:%M}  {m.created_by}{tags}")
+        echo(f"{m.ref:32s} {m.created_at:%Y-%m-%d %H:%M}  {m.created_by}{tags}")
     for r in routers:
         tags = f"  [{', '.join(r.aliases)}]" if r.aliases else ""
         doms = ", ".join(f"{n}@{v}" for n, v in r.domains) or "no domains"
-        click.echo(f"{r.ref:32s} {r.created_at:%Y-%m-%d %H:%M}  general@{r.general_version or '-'}; {doms}{tags}")
+        echo(f"{r.ref:32s} {r.created_at:%Y-%m-%d %H:%M}  general@{r.general_version or '-'}; {doms}{tags}")
 
 
 @click.command()
@@ -65,9 +68,9 @@ def show(ctx: Ctx, ref: str, as_json: bool) -> None:
         return
     for key in sorted(data):
         if key not in ("files", "config"):
-            click.echo(f"{key:18s} {data[key]}")
+            echo(f"{key:18s} {data[key]}")
     for f in data["files"]:
-        click.echo(f"file               {f['name']}  {f['size']} bytes  sha256:{f['sha256'][:16]}")
+        echo(f"file               {f['name']}  {f['size']} bytes  sha256:{f['sha256'][:16]}")
 
 
 @click.command()
@@ -86,7 +89,7 @@ def history(ctx: Ctx, target: str | None, limit: int, as_json: bool) -> None:
     for e in entries:
         move = f"{e.from_version if e.from_version is not None else '-'} -> {e.to_version if e.to_version is not None else '-'}"
         why = f"  ({e.reason})" if e.reason else ""
-        click.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:20s} {e.action:10s} {e.target:30s} {move}{why}")
+        echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:20s} {e.action:10s} {e.target:30s} {move}{why}")
 
 
 @click.group()
@@ -104,7 +107,7 @@ def alias_set(ctx: Ctx, ref: str, name: str, reason: str) -> None:
     from ddr.registry.aliases import set_alias
 
     before, after = set_alias(ctx.registry, ref, name, reason=reason)
-    click.echo(f"{name}: {before if before is not None else '-'} -> {after}")
+    echo(f"{name}: {before if before is not None else '-'} -> {after}")
 
 
 @alias.command("rm")
@@ -117,7 +120,7 @@ def alias_rm(ctx: Ctx, scope: str, name: str, reason: str) -> None:
     from ddr.registry.aliases import remove_alias
 
     before = remove_alias(ctx.registry, scope, name, reason=reason)
-    click.echo(f"{name}: {before} -> removed")
+    echo(f"{name}: {before} -> removed")
 
 
 @click.command()
@@ -131,7 +134,7 @@ def rollback(ctx: Ctx, scope: str, to: int | None, alias_name: str, reason: str)
     from ddr.registry.aliases import rollback as do_rollback
 
     before, after = do_rollback(ctx.registry, scope, to=to, alias=alias_name, reason=reason)
-    click.echo(f"{scope}@{alias_name}: {before} -> {after}")
+    echo(f"{scope}@{alias_name}: {before} -> {after}")
 
 
 @click.command()
@@ -146,7 +149,7 @@ def verify(ctx: Ctx, as_json: bool) -> None:
         echo_json({"checked": report.checked, "problems": report.problems, "ok": report.ok})
     else:
         for p in report.problems:
-            click.echo(f"FAIL {p}", err=True)
+            echo(f"FAIL {p}", err=True)
         click.echo(f"{report.checked} files checked, {len(report.problems)} problems")
     if not report.ok:
         sys.exit(1)
@@ -161,7 +164,7 @@ def gc(ctx: Ctx, dry_run: bool) -> None:
 
     removed = do_gc(ctx.registry, dry_run=dry_run)
     for path in removed:
-        click.echo(("would remove " if dry_run else "removed ") + path)
+        echo(("would remove " if dry_run else "removed ") + path)
     click.echo(f"{len(removed)} files {'to remove' if dry_run else 'removed'}")
 
 

@@ -9,6 +9,7 @@ import click
 
 from . import options
 from .context import Ctx, pass_ctx
+from .output import echo, echo_lines
 
 DTYPE = click.Choice(["float32", "bfloat16"])
 
@@ -20,7 +21,7 @@ def index() -> None:
 
 @index.command("build")
 @click.option("--data", required=True, type=click.Path(), help="One BEIR collection folder.")
-@click.option("--name", default=None, help="Index name (default: the folder's name).")
+@click.option("--name", default=None, help="Index name (default: the folder's name, with characters other than letters, digits, '.', '_' and '-' replaced by '-').")
 @click.option("--type", "kind", type=click.Choice(["flat", "hnsw", "ivfpq"]), default="flat", show_default=True, help="faiss index type.")
 @click.option("--dtype", type=DTYPE, default="float32", show_default=True, help="Encoding precision.")
 @options.backbone
@@ -31,7 +32,10 @@ def index_build(ctx: Ctx, data: str, name: str | None, kind: str, dtype: str, ba
     from ddr.service.indexing import build_index
 
     record, encoded = build_index(ctx.registry, data, name=name, kind=kind, dtype=dtype, backbone=backbone, progress=not quiet)
-    click.echo(
+    folder = Path(record.params["data"]).name
+    if name is None and record.name != folder:
+        echo(f"index name {record.name!r} (derived from the folder name {folder!r}; choose another with --name)")
+    echo(
         f"index {record.name}@{record.version}: {record.params['documents']} passages "
         f"({encoded} encoded now, {record.params['documents'] - encoded} from cache), {kind}, "
         f"general@{record.general_version or 'identity'}"
@@ -53,7 +57,7 @@ def index_list(ctx: Ctx, as_json: bool) -> None:
         return
     for r in records:
         stale = "" if is_fresh(r, state) else "  STALE"
-        click.echo(f"{r.name}@{r.version}  {r.params.get('documents')} docs  {r.params.get('type')}  general@{r.general_version or 'identity'}{stale}")
+        echo(f"{r.name}@{r.version}  {r.params.get('documents')} docs  {r.params.get('type')}  general@{r.general_version or 'identity'}{stale}")
 
 
 @click.command()
@@ -93,9 +97,9 @@ def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k
         return
     r = results[0]
     weights = ", ".join(f"{n}={w}" for n, w in r.weights.items()) or "general only"
-    click.echo(f"index {record.name}@{record.version}; routing: {weights}")
+    echo(f"index {record.name}@{record.version}; routing: {weights}")
     for rank, (doc, score, title) in enumerate(r.hits, start=1):
-        click.echo(f"{rank:3d}  {doc:>12s}  {score:7.4f}  {title[:70]}")
+        echo(f"{rank:3d}  {doc:>12s}  {score:7.4f}  {title[:70]}")
 
 
 @click.command()
@@ -107,23 +111,34 @@ def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k
 @click.option("--baselines", default="bm25,plain", show_default=True, help="Comma list of bm25, bm25-nostem, plain.")
 @click.option("--dtype", type=DTYPE, default="float32", show_default=True, help="Encoding precision.")
 @options.backbone
+@click.option(
+    "--strict", is_flag=True,
+    help="Refuse qrels rows naming documents that are not in the corpus (default: score them as relevant documents no system retrieves, as BEIR does, with a note).",
+)
 @options.json_output
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a bar chart (PNG) comparing systems per collection.")
 @options.quiet
 @pass_ctx
-def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtype, backbone, as_json, plot, quiet) -> None:
-    """NDCG@10, Recall@100 and MRR@10 of DDR against BM25 and the plain backbone, side by side."""
+def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtype, backbone, strict, as_json, plot, quiet) -> None:
+    """NDCG@10, Recall@100 and MRR@10 of DDR against BM25 and the plain backbone, side by side.
+
+    A query that is itself a document of the corpus (same id and same text, as in ArguAna) does not
+    retrieve itself: that document is dropped from its results, as BEIR and MTEB do.
+    """
     from ddr.service.evaluation import evaluate as run
     from ddr.service.evaluation import parse_baselines, table
     from ddr.service.evaluation import plot as draw
 
     result = run(
         ctx.registry, data, split=split, route=route, domains=domains, baselines=parse_baselines(baselines), collections=collections,
-        dtype=dtype, backbone=backbone, progress=not quiet,
+        dtype=dtype, backbone=backbone, progress=not quiet, strict=strict,
     )
     if plot:
         draw(result, plot)
-    click.echo(json.dumps(result, indent=2) if as_json else table(result))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        echo_lines(table(result))
 
 
 COMMANDS = (index, search, evaluate)

@@ -1,8 +1,15 @@
 """BEIR-format collections: ``corpus.jsonl[.gz]``, ``queries.jsonl[.gz]``, ``qrels/<split>.tsv``.
 
-Strict on purpose: a malformed line, a duplicate id, a qrels id that is not in the corpus or the
-queries, or a non-UTF-8 byte raises one :class:`~ddr.errors.DataError` naming the file and line, and
-nothing is returned from a file that fails. LF and CRLF line endings are both accepted.
+Strict on purpose: a malformed line, a duplicate id, an empty id or one holding whitespace (TREC run
+files separate their fields by whitespace), a qrels query id that is not in the queries, or a
+non-UTF-8 byte raises one :class:`~ddr.errors.DataError` naming the file and line, and nothing is
+returned from a file that fails. LF and CRLF line endings are both accepted.
+
+A qrels row naming a document that is not in the corpus is refused with ``strict=True`` (the
+default, which training keeps). With ``strict=False`` (what ``evaluate`` uses unless ``--strict``)
+it is kept, as BEIR's own evaluation keeps it: a relevant document that no system can retrieve. The
+published BEIR ArguAna has 5 such rows among 1,406. One warning names how many and the first ids,
+and :attr:`Collection.missing_documents` records them.
 """
 
 from __future__ import annotations
@@ -10,11 +17,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ddr.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,6 +35,9 @@ class Collection:
     corpus: dict[str, dict[str, str]]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)
+    # (query id, document id) of judgements kept in ``qrels`` whose document is not in the corpus
+    # (only with strict=False): relevant documents that no system can retrieve.
+    missing_documents: list[tuple[str, str]] = field(default_factory=list)
 
     def passage_texts(self) -> tuple[list[str], list[str]]:
         """(ids, texts) with the title prepended, the way the backbone was evaluated on BEIR."""
@@ -58,6 +71,22 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise DataError(f"{path}: cannot read ({exc})") from None
 
 
+def id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an id in a TREC run file (fields separated by whitespace), or None."""
+    if not value:
+        return "is empty"
+    if any(ch.isspace() for ch in value):
+        return "contains whitespace"
+    return None
+
+
+def _check_id(path: Path, number: int, what: str, value: str) -> str:
+    problem = id_problem(value)
+    if problem:
+        raise DataError(f"{path}:{number}: {what} {value!r} {problem} (ids may not hold spaces, tabs or newlines)")
+    return value
+
+
 def _jsonl(path: Path, fields: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
     for number, line in _lines(path):
         if not line.strip():
@@ -78,7 +107,7 @@ def load_corpus(folder: Path) -> dict[str, dict[str, str]]:
     path = _find(folder, "corpus")
     corpus: dict[str, dict[str, str]] = {}
     for number, obj in _jsonl(path, ("title", "text")):
-        doc_id = str(obj["_id"])
+        doc_id = _check_id(path, number, "document id", str(obj["_id"]))
         if doc_id in corpus:
             raise DataError(f"{path}:{number}: duplicate document id {doc_id!r}")
         corpus[doc_id] = {"title": obj.get("title", "") or "", "text": obj.get("text", "") or ""}
@@ -95,7 +124,7 @@ def read_queries(path: Path) -> dict[str, str]:
     """A standalone queries file (``.jsonl`` or ``.jsonl.gz``), checked like a collection's."""
     queries: dict[str, str] = {}
     for number, obj in _jsonl(Path(path), ("text",)):
-        qid = str(obj["_id"])
+        qid = _check_id(path, number, "query id", str(obj["_id"]))
         if qid in queries:
             raise DataError(f"{path}:{number}: duplicate query id {qid!r}")
         queries[qid] = obj.get("text", "")
@@ -118,6 +147,8 @@ def load_qrels(folder: Path, split: str) -> tuple[Path, dict[str, dict[str, int]
         if len(parts) != 3:
             raise DataError(f"{path}:{number}: expected 3 tab-separated columns, got {len(parts)}")
         qid, doc_id, score = parts
+        _check_id(path, number, "query id", qid)
+        _check_id(path, number, "document id", doc_id)
         try:
             grade = int(score)
         except ValueError:
@@ -129,19 +160,40 @@ def load_qrels(folder: Path, split: str) -> tuple[Path, dict[str, dict[str, int]
     return path, qrels, where
 
 
-def load_collection(folder: str | Path, split: str = "test") -> Collection:
-    """Load and cross-check one collection folder."""
+def load_collection(folder: str | Path, split: str = "test", *, strict: bool = True) -> Collection:
+    """Load and cross-check one collection folder.
+
+    ``strict=False`` keeps judgements of documents that are not in the corpus (BEIR's convention:
+    relevant documents no system can retrieve), logs one warning, and records them in
+    ``missing_documents``. A judgement naming a query that is not in the queries file is refused
+    either way.
+    """
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"{root}: no such data directory")
     corpus, queries = load_corpus(root), load_queries(root)
     path, qrels, where = load_qrels(root, split)
+    missing: list[tuple[str, str]] = []
     for (qid, doc_id), number in where.items():
         if qid not in queries:
             raise DataError(f"{path}:{number}: query id {qid!r} is not in the queries file")
         if doc_id not in corpus:
-            raise DataError(f"{path}:{number}: document id {doc_id!r} is not in the corpus")
-    return Collection(root.name, corpus, queries, qrels)
+            if strict:
+                raise DataError(f"{path}:{number}: document id {doc_id!r} is not in the corpus")
+            missing.append((qid, doc_id))
+    if missing:
+        logger.warning("%s", missing_note(path, missing))
+    return Collection(root.name, corpus, queries, qrels, missing)
+
+
+def missing_note(where: Path | str, missing: list[tuple[str, str]]) -> str:
+    """One line: how many judgements name documents that are not in the corpus, and the first ids."""
+    first = ", ".join(repr(d) for d in dict.fromkeys(d for _, d in missing[:3]))
+    more = ", ..." if len(missing) > 3 else ""
+    return (
+        f"{where}: {len(missing)} judgement(s) name documents not in the corpus ({first}{more}); "
+        "scored as relevant documents that no system retrieves (BEIR's convention)"
+    )
 
 
 def corpus_fingerprint(corpus: dict[str, dict[str, str]]) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ddr.errors import UsageError
+from ddr.errors import DataError, UsageError
+from ddr.retrieval.beir import id_problem
 
 KINDS = ("flat", "hnsw", "ivfpq")
 INDEX_FILE, IDS_FILE, TITLES_FILE = "index.faiss", "ids.json", "titles.json"
@@ -79,9 +80,22 @@ def to_run(query_ids: Sequence[str], scores: np.ndarray, doc_ids: list[list[str]
 
 
 def write_trec(run: dict[str, dict[str, float]], path: Path, tag: str = "ddr") -> None:
-    """Standard TREC run format: ``qid Q0 docid rank score tag``."""
+    """Standard TREC run format: ``qid Q0 docid rank score tag``.
+
+    Fields are separated by whitespace, so an empty id or one holding whitespace (or such a tag)
+    is refused with one line, and nothing is written, rather than writing a line readers split wrongly.
+    """
     lines = []
+    _trec_field("run tag", tag)
     for qid, docs in run.items():
+        _trec_field("query id", qid)
         for rank, (doc, score) in enumerate(sorted(docs.items(), key=lambda x: -x[1]), start=1):
+            _trec_field(f"document id (query {qid!r})", doc)
             lines.append(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}")
     path.write_text("\n".join(lines) + ("\n" if lines else ""))
+
+
+def _trec_field(what: str, value) -> None:
+    problem = id_problem(str(value))
+    if problem:
+        raise DataError(f"cannot write a TREC run: {what} {value!r} {problem}")

@@ -3,6 +3,17 @@
 Every system is scored on the same judged queries of the same split with the same metrics
 library; passage embeddings come from the shared cache, so evaluating after an index build (or
 after adding a domain) encodes no passage again.
+
+Two BEIR conventions, applied the way BEIR and MTEB score ArguAna:
+
+- A judgement naming a document that is not in the corpus is kept as a relevant document no system
+  can retrieve (noted in ``notes``; ``strict=True`` refuses it instead, naming file:line).
+- A query that is itself a document of the corpus (same id, and the same text once whitespace is
+  normalised, compared with the document's text alone and with title + text) does not retrieve
+  itself: that document is dropped from the query's results, for every system, before scoring.
+  Each system retrieves ``DEPTH + 1`` documents so a query still has ``DEPTH`` after the drop.
+  Only id and text equal together count: collections that number queries and documents
+  independently (query "1" and document "1" with different texts) keep every document.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from .cache import IDENTITY, passage_embeddings
 logger = logging.getLogger(__name__)
 
 ROUTES = ("prior", "topk", "soft", "none")
+DEPTH = 100  # documents per query in every run (R@100 needs 100)
 BASELINES = ("bm25", "bm25-nostem", "plain")
 
 
@@ -31,7 +43,7 @@ def parse_baselines(text: str) -> list[str]:
     return names
 
 
-def _dense_run(passages, doc_ids, queries, query_ids, k: int = 100):
+def _dense_run(passages, doc_ids, queries, query_ids, k: int = DEPTH + 1):
     from ddr.retrieval import index as faiss_index
 
     idx = faiss_index.LoadedIndex(faiss_index.build(passages, "flat"), list(doc_ids), [])
@@ -52,16 +64,18 @@ def evaluate(
     backbone: str | None = None,
     progress: bool = True,
     encoders: tuple | None = None,
+    strict: bool = False,
 ) -> dict:
     """Score the live DDR system (under each route) and the baselines on each collection.
 
     ``encoders`` = (live encoder, plain encoder) replaces loading them from the registry (tests
-    pass encoders whose scores can be computed by hand).
+    pass encoders whose scores can be computed by hand). ``strict`` refuses judgements of documents
+    that are not in the corpus instead of scoring them as unretrievable.
     """
     routes = list(ROUTES) if route == "all" else [route]
     if any(r not in ROUTES for r in routes):
         raise UsageError(f"route must be one of {', '.join(ROUTES)} or all, got {route!r}")
-    loaded = _load(data, split, collections)  # all data checked before any encoding
+    loaded = _load(data, split, collections, strict)  # all data checked before any encoding
     state = live.resolve(reg)
     if encoders is None:
         from ddr.modules import DDREncoder  # torch: imported only once the data has passed its checks
@@ -76,7 +90,7 @@ def evaluate(
     return out
 
 
-def _load(data: str, split: str, collections: Sequence[str]) -> list:
+def _load(data: str, split: str, collections: Sequence[str], strict: bool) -> list:
     from ddr.retrieval.beir import collection_dirs, load_collection
 
     dirs = collection_dirs(data)
@@ -85,12 +99,38 @@ def _load(data: str, split: str, collections: Sequence[str]) -> list:
         if missing:
             raise UsageError(f"{data}: no collection named {', '.join(sorted(missing))}")
         dirs = [d for d in dirs if d.name in set(collections)]
-    return [load_collection(d, split) for d in dirs]
+    return [load_collection(d, split, strict=strict) for d in dirs]
+
+
+def self_documents(coll, query_ids: Sequence[str]) -> set[str]:
+    """The queries that are themselves documents of the corpus: same id and same (non-empty) text."""
+    out = set()
+    for q in query_ids:
+        doc = coll.corpus.get(q)
+        text = _normalised(coll.queries[q])
+        if doc is not None and text and text in (_normalised(doc["text"]), _normalised(f"{doc['title']} {doc['text']}")):
+            out.add(q)
+    return out
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def drop_self_hits(run: dict[str, dict[str, float]], selves: set[str], k: int = DEPTH) -> tuple[dict[str, dict[str, float]], int]:
+    """``run`` without each query's own document (for the queries in ``selves``), cut to ``k`` per query."""
+    out, dropped = {}, 0
+    for q, docs in run.items():
+        if q in selves and q in docs:
+            docs = {d: s for d, s in docs.items() if d != q}
+            dropped += 1
+        out[q] = dict(sorted(docs.items(), key=lambda x: -x[1])[:k])
+    return out, dropped
 
 
 def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes, progress) -> dict:
     """Every system's metrics on one collection's judged queries."""
-    from ddr.retrieval.beir import corpus_fingerprint
+    from ddr.retrieval.beir import corpus_fingerprint, missing_note
     from ddr.retrieval.bm25 import bm25_run
     from ddr.retrieval.metrics import evaluate as score
 
@@ -98,17 +138,31 @@ def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes
     doc_ids, doc_texts = coll.passage_texts()
     qids, qtexts = coll.judged_queries()
     fp = corpus_fingerprint(coll.corpus)
+    selves = self_documents(coll, qids)
+    if coll.missing_documents:
+        notes.append(missing_note(coll.name, coll.missing_documents) + "; --strict refuses them")
+    if selves:
+        notes.append(
+            f"{coll.name}: {len(selves)} queries are documents of the corpus (same id and text); "
+            "each one's own document is dropped from its results (BEIR and MTEB's convention)"
+        )
     systems: dict[str, dict[str, float]] = {}
+    dropped: dict[str, int] = {}
+
+    def scored(name: str, run: dict[str, dict[str, float]]) -> None:
+        run, dropped[name] = drop_self_hits(run, selves)
+        systems[name] = score(coll.qrels, run)
+
     for b in baselines:
         if b.startswith("bm25"):
-            systems["BM25" if b == "bm25" else "BM25 (no stem)"] = score(coll.qrels, bm25_run(doc_ids, doc_texts, qids, qtexts, stem=b == "bm25"))
+            scored("BM25" if b == "bm25" else "BM25 (no stem)", bm25_run(doc_ids, doc_texts, qids, qtexts, k=DEPTH + 1, stem=b == "bm25"))
     plain_p, encoded = passage_embeddings(reg, plain_encoder, doc_texts, general_key=IDENTITY, corpus=fp, progress=progress)
     if "plain" in baselines:
         plain_q = plain_encoder.encode_queries(qtexts, route="plain").numpy()
-        systems["plain"] = score(coll.qrels, _dense_run(plain_p, doc_ids, plain_q, qids))
+        scored("plain", _dense_run(plain_p, doc_ids, plain_q, qids))
     if state.general is None and not state.domains:
         q = encoder.encode_queries(qtexts, route="none").numpy()
-        systems["DDR (= plain: no modules)"] = score(coll.qrels, _dense_run(plain_p, doc_ids, q, qids))
+        scored("DDR (= plain: no modules)", _dense_run(plain_p, doc_ids, q, qids))
     else:
         ddr_p = plain_p
         if state.general is not None:
@@ -118,8 +172,11 @@ def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes
             chosen = _route_for(r, domains, state, fp, coll.name, notes, encoder.router is not None)
             if chosen is not None:
                 q = encoder.encode_queries(qtexts, route=chosen).numpy()
-                systems[f"DDR-{r}"] = score(coll.qrels, _dense_run(ddr_p, doc_ids, q, qids))
-    return {"queries": len(qids), "documents": len(doc_ids), "passages_encoded": encoded, "systems": systems}
+                scored(f"DDR-{r}", _dense_run(ddr_p, doc_ids, q, qids))
+    return {
+        "queries": len(qids), "documents": len(doc_ids), "passages_encoded": encoded, "systems": systems,
+        "missing_documents": len(coll.missing_documents), "self_hits": {"queries": len(selves), "dropped": dropped},
+    }
 
 
 def _route_for(route, domains, state, fp, name, notes, has_router):

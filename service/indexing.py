@@ -7,6 +7,7 @@ happened to domains and routers since.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def build_index(
     if len(dirs) != 1:
         raise UsageError(f"{data} holds {len(dirs)} collections; index one collection folder at a time")
     corpus = load_corpus(dirs[0])  # fails on bad data before anything is encoded or written
-    name = name or dirs[0].name
+    name = name or index_name_for(dirs[0])
     fp = corpus_fingerprint(corpus)
     state = live.resolve(reg)
     encoder = live.load_encoder(reg, state, backbone=backbone, dtype=dtype, with_domains=False)
@@ -50,6 +51,19 @@ def build_index(
         folder = faiss_index.save(faiss_index.build(emb, kind), ids, [corpus[i]["title"][:100] for i in ids], Path(tmp) / "index")
         record = reg.register_index(name, folder, encoder.backbone.spec.__dict__, fp, state.general_version, params, encoder.backbone.source)
     return record, encoded
+
+
+def index_name_for(folder: Path) -> str:
+    """The default index name for a collection folder: its name made a valid registry name.
+
+    Each run of characters other than letters, digits, '.', '_' and '-' becomes one '-', leading
+    symbols and trailing dashes are dropped, and the result is cut to 100 characters ("my data" -> "my-data").
+    """
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(folder).resolve().name)
+    name = name.lstrip("._-")[:100].rstrip("-")
+    if not name:
+        raise UsageError(f"{folder}: cannot derive an index name from the folder name; give one with --name")
+    return name
 
 
 def pick_index(reg: Registry, name: str | None) -> IndexRecord:

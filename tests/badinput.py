@@ -58,6 +58,7 @@ def fails_unchanged(home: Path, args: list[str], *fragments: str) -> str:
 def commands(tiny: str, data: Path) -> dict[str, list[str]]:
     return {
         "evaluate": ["evaluate", "--data", str(data), "--backbone", tiny, "--baselines", "plain", "--quiet"],
+        "evaluate-strict": ["evaluate", "--data", str(data), "--backbone", tiny, "--baselines", "plain", "--quiet", "--strict"],
         "index-build": ["index", "build", "--data", str(data), "--backbone", tiny, "--quiet"],
         "add-domain": ["add-domain", "alpha", "--data", str(data), "--backbone", tiny, "--epochs", "1", "--prefix-length", "4", "--quiet", "--force"],
     }

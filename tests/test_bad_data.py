@@ -15,7 +15,7 @@ from badinput import commands, fails_unchanged, invoke
 from beirdata import make_domain
 
 # The split each command reads its qrels from (index build reads the corpus only).
-SPLIT = {"evaluate": "test", "add-domain": "train"}
+SPLIT = {"evaluate": "test", "evaluate-strict": "test", "add-domain": "train"}
 ALL, WITH_QUERIES = ("evaluate", "index-build", "add-domain"), ("evaluate", "add-domain")
 
 
@@ -62,7 +62,8 @@ DATA_CASES = [
     ("blank-lines-only-corpus", lambda f: (f / "corpus.jsonl").write_bytes(b"\n\r\n  \n"), ["corpus.jsonl: the corpus is empty"], ALL),
     ("duplicate-document-id", lambda f: _replace_line(f / "corpus.jsonl", 5, json.dumps({"_id": "alpha0", "text": "w1"})), ["corpus.jsonl:5: duplicate document id 'alpha0'"], ALL),
     ("duplicate-query-id", lambda f: _replace_line(f / "queries.jsonl", 3, json.dumps({"_id": "alphaq0", "text": "w1"})), ["queries.jsonl:3: duplicate query id 'alphaq0'"], WITH_QUERIES),
-    ("qrels-unknown-document", lambda f: _append_qrels(f, "alphaq1\tnope\t1"), ["{split}.tsv:", "document id 'nope' is not in the corpus"], WITH_QUERIES),
+    # evaluate scores such a judgement as unretrievable by default (BEIR's convention, tests/test_beir_conventions.py)
+    ("qrels-unknown-document", lambda f: _append_qrels(f, "alphaq1\tnope\t1"), ["{split}.tsv:", "document id 'nope' is not in the corpus"], ("evaluate-strict", "add-domain")),
     ("qrels-unknown-query", lambda f: _append_qrels(f, "ghost\talpha1\t1"), ["{split}.tsv:", "query id 'ghost' is not in the queries file"], WITH_QUERIES),
     ("qrels-grade-not-integer", lambda f: _append_qrels(f, "alphaq1\talpha1\thigh"), ["{split}.tsv:", "relevance 'high' is not an integer"], WITH_QUERIES),
     ("non-utf8-corpus", lambda f: (f / "corpus.jsonl").write_bytes((f / "corpus.jsonl").read_bytes() + b'{"_id": "z", "text": "caf\xe9"}\n'), ["corpus.jsonl:21: not UTF-8"], ALL),
