@@ -221,7 +221,7 @@ def _obj(value: Any, where: str) -> dict[str, Any]:
 
 
 def _text(value: Any, where: str, limit: int) -> str:
-    _expect(isinstance(value, str) and len(value) <= limit, f"{where} must be a string of at most {limit} characters")
+    _expect(limits.text_ok(value, limit), f"{where} must be a string of at most {limit} characters, without NUL characters")
     return value
 
 

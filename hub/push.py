@@ -14,7 +14,11 @@ No local path is ever in a manifest (data paths are not pushed; backbone names a
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -47,11 +51,13 @@ class PushReport:
     files: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     created: str | None = None  # "private" / "public" when this push created the repository
+    interrupted: bool = False  # Ctrl-C came while committing; the push completed anyway
 
     def lines(self) -> list[str]:
         refs = ", ".join(self.versions)
         first = [f"created {self.created} repository {self.repo_id}"] if self.created else []
-        return first + self._result(refs) + [f"tagged {t}" for t in self.tags]
+        last = ["interrupted while committing: the push was completed first (nothing is half-done)"] if self.interrupted else []
+        return first + self._result(refs) + [f"tagged {t}" for t in self.tags] + last
 
     def _result(self, refs: str) -> list[str]:
         if self.commit is None:
@@ -155,14 +161,32 @@ def push(
         card.write_text(model_card(repo_id, merged))
         if not _same(tree.get("README.md"), card):
             ops.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card)))
-        if ops:
-            report.commit = _commit(api, repo_id, branch, head, ops, report.versions)
-            report.files = [op.path_in_repo for op in ops]
-        with hub_errors(repo_id, "tagging router versions"):
-            for tag in tags:
-                api.create_tag(repo_id, tag=tag, revision=report.commit or head, exist_ok=True)
-                report.tags.append(tag)
+        with _finish_even_if_interrupted() as interrupted:  # commit and tags: all of it, or nothing reported as done
+            if ops:
+                report.commit = _commit(api, repo_id, branch, head, ops, report.versions)
+                report.files = [op.path_in_repo for op in ops]
+            with hub_errors(repo_id, "tagging router versions"):
+                for tag in tags:
+                    api.create_tag(repo_id, tag=tag, revision=report.commit or head, exist_ok=True)
+                    report.tags.append(tag)
+        report.interrupted = bool(interrupted)
     return report
+
+
+@contextlib.contextmanager
+def _finish_even_if_interrupted() -> Iterator[list]:
+    """Hold Ctrl-C (SIGINT) back while the commit and the tags are made: once the commit request is
+    sent, the Hub may apply it whatever the client does, so the push finishes and says what it did
+    instead of reporting a failure after the fact. The yielded list is non-empty if SIGINT came."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    caught: list = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _head(api, repo_id: str, branch: str, public: bool) -> tuple[str, str | None]:

@@ -18,9 +18,20 @@ MAX_ACTOR = 200  # created_by / the audit log's actor (String(200))
 MAX_JSON_DEPTH = 32  # config, metrics, training config: plain records, never deep trees
 
 
+def text_ok(value: object, limit: int = MAX_TEXT) -> bool:
+    """At most ``limit`` characters of storable text: no NUL (PostgreSQL refuses it), no lone surrogate."""
+    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_text(value: str, what: str, limit: int = MAX_TEXT) -> str:
-    if not isinstance(value, str) or len(value) > limit:
-        raise UsageError(f"{what} must be text of at most {limit} characters")
+    if not text_ok(value, limit):
+        raise UsageError(f"{what} must be text of at most {limit} characters, without NUL characters")
     return value
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from ddr.errors import UsageError
 
+from .limits import MAX_VERSION
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 KINDS = ("router", "general", "domain")
 
@@ -52,6 +54,8 @@ def parse_ref(text: str) -> Ref:
     if not sep:
         return Ref(kind, name)
     if at.isdigit() and int(at) >= 1:
+        if int(at) > MAX_VERSION:
+            raise UsageError(f"bad reference {text!r}: versions run from 1 to {MAX_VERSION}")
         return Ref(kind, name, version=int(at))
     check_name(at, "alias")
     if at.isdigit():

@@ -173,6 +173,7 @@ class Tx(AliasOps):
         _check_bounds(scope, origin, spec.config, spec.metrics, spec.train_config)
         check_text(spec.description or "", f"{scope}: the description")
         check_text(spec.instruction or "", f"{scope}: the instruction")
+        check_text(spec.data_fingerprint or "", f"{scope}: the data fingerprint", MAX_ACTOR)
         self.lock(scope)
         backbone_id = self.backbone_id(spec.backbone, spec.backbone_source)
         mod = self.module_row(spec.kind, spec.name)
@@ -188,7 +189,7 @@ class Tx(AliasOps):
             module_id=mod.id, version=version, backbone_id=backbone_id, parent_id=parent_id, config=_json(spec.config),
             data_fingerprint=spec.data_fingerprint, metrics=_json(spec.metrics or {}), data_paths=json.dumps(list(spec.data_paths)),
             instruction=spec.instruction or "", train_config=_json(spec.train_config or {}),
-            created_at=origin.created_at or now(), created_by=origin.created_by or actor(),
+            created_at=origin.created_at or now(), created_by=actor() if origin.created_by is None else origin.created_by,
         )
         self.session.add(row)
         self.session.flush()
@@ -254,7 +255,7 @@ class Tx(AliasOps):
         version = self._next_version(origin, self.session.scalar(select(func.max(RouterVersionRow.version))), "router")
         row = RouterVersionRow(
             version=version, backbone_id=backbone_id, general_version_id=general_id, config=_json(spec.config), metrics=_json(spec.metrics or {}),
-            created_at=origin.created_at or now(), created_by=origin.created_by or actor(),
+            created_at=origin.created_at or now(), created_by=actor() if origin.created_by is None else origin.created_by,
         )
         self.session.add(row)
         self.session.flush()

@@ -54,14 +54,19 @@ def fresh_home(tmp_path: Path, name: str) -> Path:
     return home
 
 
-def registry_state(home: Path, refs: list[str] | None = None) -> dict:
-    """Everything that must survive a round trip: versions (files, config, lineage, metrics) and aliases."""
+def registry_state(home: Path, refs: list[str] | None = None, *, as_pushed: bool = False) -> dict:
+    """Everything that must survive a round trip: versions (files, config, lineage, metrics) and aliases.
+
+    ``as_pushed``: as a default push publishes them, without who made them (``--with-authors`` is off).
+    """
     from ddr.registry import Registry
     from ddr.registry.aliases import aliases
 
     reg = Registry(home)
     try:
         versions = {e.ref: e.to_dict() for e in [*reg.module_versions(), *reg.router_versions()]}
+        if as_pushed:
+            versions = {r: {**v, "created_by": ""} for r, v in versions.items()}
         al = sorted((a["scope"], a["alias"], a["version"]) for a in aliases(reg))
     finally:
         reg.close()
@@ -99,3 +104,20 @@ def entry(doc: dict, ref: str) -> dict:
         if f"{name}@{e['version']}" == ref:
             return e
     raise KeyError(ref)
+
+
+def replace_files(state: HubState, ref: str, files: dict[str, bytes], config: dict | None = None) -> None:
+    """Another client commits new bytes for some of a version's files (manifest sha256/size and config kept consistent)."""
+    import hashlib
+
+    doc = manifest_of(state)
+    e = entry(doc, ref)
+    base = e["files"][0]["path"].rsplit("/", 1)[0]
+    if config is not None:
+        e["config"] = config
+        files = {**files, "config.json": json.dumps(config).encode()}
+    e["files"] = [
+        {**f, "sha256": hashlib.sha256(files[name]).hexdigest(), "size": len(files[name])} if (name := f["path"].rsplit("/", 1)[1]) in files else f
+        for f in e["files"]
+    ]
+    state.commit_files(REPO, {**{f"{base}/{n}": b for n, b in files.items()}, "manifest.json": json.dumps(doc).encode()})

@@ -197,7 +197,7 @@ def test_kill_pull(source_home, hub_crash_root):
     empty = root / "empty-home"
     Registry.init(empty).close()
     server = serve(HubState(lfs_patterns=("*.safetensors",)))
-    expected = registry_state(source_home, PUSHED)
+    expected = registry_state(source_home, PUSHED, as_pushed=True)
     nothing = {"versions": {}, "aliases": []}
 
     def manifest_downloaded(t: HubTrial) -> bool:

@@ -50,7 +50,7 @@ def test_push_then_pull_at_tag_branch_and_sha(hub, home_a, tmp_path, tiny_backbo
     card = files["README.md"].decode()
     assert "claims about science" in card and f"ddr-registry pull --repo {REPO}" in card and "router@2" in card
 
-    expected = registry_state(home_a, PUSHED)
+    expected = registry_state(home_a, PUSHED, as_pushed=True)
     for i, rev in enumerate(["router-v2", "main", state.head(REPO)]):
         home = fresh_home(tmp_path, f"b{i}")
         out = ok(cli(env, home, "pull", "--repo", REPO, "--revision", rev))
@@ -94,7 +94,7 @@ def test_push_all_merges_tags_and_repush_is_a_no_op(lfs_hub, home_a, tmp_path):
 
     home = fresh_home(tmp_path, "b")
     ok(cli(env, home, "pull", "--repo", REPO))
-    assert registry_state(home) == registry_state(home_a)  # everything, aliases included
+    assert registry_state(home) == registry_state(home_a, as_pushed=True)  # everything, aliases included
     assert "6 already here" in ok(cli(env, home, "pull", "--repo", REPO, "--revision", "router-v2"))
 
 
