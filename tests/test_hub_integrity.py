@@ -123,7 +123,7 @@ def test_push_publishes_nothing_private_unless_asked(trained, tmp_path, tiny_pat
 
 
 def test_pulled_registry_adds_a_domain_without_the_earlier_corpus(trained, tmp_path, tiny_path):
-    server, env, home, data = trained
+    _, env, home, data = trained
     ok(cli(env, home, "push", "--repo", REPO))  # no gate data
     ok(cli(env, home, "push", "--repo", "acme/with-data", "--with-gate-data"))
     beta = make_domain(tmp_path / "elsewhere", "beta", 60)
