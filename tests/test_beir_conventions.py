@@ -13,43 +13,15 @@ import logging
 import math
 
 import pytest
-import torch
 from beirdata import write_collection
 from click.testing import CliRunner
+from helpers import CountingEncoder
 
 from ddr.cli.app import main
 from ddr.errors import DataError
 from ddr.retrieval.beir import load_collection
 from ddr.retrieval.metrics import evaluate as score
 from ddr.service.evaluation import drop_self_hits, evaluate
-
-
-class CountingEncoder:
-    """Bag-of-words counts over a fixed vocabulary: every score is computable by hand."""
-
-    class _Spec:
-        weights_sha256 = "0" * 64
-        name = "counting"
-
-    class _Backbone:
-        pass
-
-    def __init__(self, vocab):
-        self.vocab = vocab
-        self.backbone = self._Backbone()
-        self.backbone.spec = self._Spec()
-        self.config = type("C", (), {"passage_max_length": 0, "dtype": "float32"})()
-        self.router = None
-
-    def _vec(self, texts):
-        return torch.tensor([[float(t.split().count(w)) for w in self.vocab] for t in texts])
-
-    def encode_passages(self, texts, show_progress=False):
-        return self._vec(texts)
-
-    def encode_queries(self, texts, route="none", **kw):
-        return self._vec(texts)
-
 
 ENC = CountingEncoder(["alpha", "beta", "gamma", "delta"])
 SYSTEMS = ("BM25", "BM25 (no stem)", "plain", "DDR (= plain: no modules)")

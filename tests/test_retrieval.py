@@ -10,6 +10,7 @@ import pytest
 import torch
 from beirdata import write_collection
 from click.testing import CliRunner
+from helpers import CountingEncoder
 from tinybert import sentence
 
 from ddr.cli.app import main
@@ -99,35 +100,6 @@ def test_stale_index_refused(reg, collection, tiny_path):
     record, encoded = build_index(reg, str(collection), backbone=tiny_path, progress=False)
     assert record.general_version == 1 and encoded == 20  # a new general prefix does re-encode
     search(reg, ["w1"], backbone=tiny_path)
-
-
-class CountingEncoder:
-    """Bag-of-words counts over a fixed vocabulary: scores are computable by hand."""
-
-    class _Spec:
-        weights_sha256 = "0" * 64
-        name = "counting"
-
-    class _Backbone:
-        pass
-
-    def __init__(self, vocab):
-        self.vocab = vocab
-        self.backbone = self._Backbone()
-        self.backbone.spec = self._Spec()
-        self.config = type("C", (), {"passage_max_length": 0, "dtype": "float32"})()
-        self.router = None
-        self.calls = 0
-
-    def _vec(self, texts):
-        self.calls += len(texts)
-        return torch.tensor([[float(t.split().count(w)) for w in self.vocab] for t in texts])
-
-    def encode_passages(self, texts, show_progress=False):
-        return self._vec(texts)
-
-    def encode_queries(self, texts, route="none", **kw):
-        return self._vec(texts)
 
 
 def test_metrics_with_counting_encoder(reg, tmp_path):
