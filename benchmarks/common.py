@@ -13,15 +13,32 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def cpu_info() -> tuple[str, set[str]]:
+    """The CPU's model name and flags (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "", set()
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
+    flags = next((set(line.split(":", 1)[1].split()) for line in text.splitlines() if line.startswith("flags")), set())
+    return model, flags
+
+
 def machine() -> dict:
+    import os
+
     import torch
 
+    model, flags = cpu_info()
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "bf16_units": bool({"avx512_bf16", "amx_bf16"} & flags),
     }
 
 

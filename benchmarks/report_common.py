@@ -59,7 +59,7 @@ def machine_names(data: dict[str, dict]) -> dict[tuple, str]:
     keys = sorted({machine_key(d["machine"]) for d in data.values() if "machine" in d})
     names, used = {}, {}
     for k in keys:
-        cap = dict(k).get("cpu_capability", "unknown")
+        cap = dict(k).get("cpu_model") or dict(k).get("cpu_capability", "unknown")
         used[cap] = used.get(cap, 0) + 1
         names[k] = f"the {cap} machine" + (f" #{used[cap]}" if used[cap] > 1 else "")
     return names
@@ -86,6 +86,7 @@ class Doc:
         m = self.data[file].get("machine")
         if m is None:
             return f"Machine: not recorded in `{file}`."
-        return (f"Measured on {self.machine(file)} (`{file}`: {m['processor']}, torch CPU capability {m['cpu_capability']}, "
+        extra = f", {m['cores']} cores, bf16 units: {'yes' if m['bf16_units'] else 'no'}" if "cores" in m else ""
+        return (f"Measured on {self.machine(file)} (`{file}`: {m['processor']}, torch CPU capability {m['cpu_capability']}{extra}, "
                 f"{m['threads']} threads, torch {m['torch']}, Python {m['python']}).")
 

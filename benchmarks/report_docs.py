@@ -29,7 +29,7 @@ OUT = HERE.parent / "docs" / "benchmarks.md"
 
 FILES = (
     "continual.json", "continual_top2_cold.json", "add_domain.json", "trainer_sweep.json", "routing_sweep.json",
-    "encoder_throughput.json", "router_input.json", "query_latency.json", "bf16_check.json",
+    "encoder_throughput.json", "router_input.json", "query_latency.json", "bf16_check.json", "gate_data.json",
 )
 
 
@@ -255,6 +255,36 @@ def trainer_sweep(doc: Doc) -> None:
     )
 
 
+def gate_data(doc: Doc) -> None:
+    file = "gate_data.json"
+    d = doc.data[file]
+    s = d["summary"]
+    doc.add(
+        "## The gate from stored data against the gate from full corpora",
+        "",
+        "`benchmarks/gate_data.py` runs the seven collections through add-domain (forced live, so each step has every",
+        "earlier domain to score) and, at each step, recomputes the gate's rows for the same candidate on the full corpora.",
+        "add-domain itself scores earlier domains against the gate data their versions carry (judged passages and each",
+        "held-out query's top 100 under general-only and under its module), so it needs none of their corpora.",
+        f"Command: `python benchmarks/gate_data.py`. {doc.ran_on(file)} Wall time {f(s['wall_minutes'], 1)} min.",
+        "",
+        f"Decisions that agree: **{s['decisions_agree']} of {s['decisions']}**; earlier-domain rows: {s['rows']}, of which "
+        f"{s['rows_same_delta_within_0.01']} have the same delta within 0.01 point (largest difference {f(s['max_abs_delta_difference'])}, "
+        f"mean {f(s['mean_abs_delta_difference'], 3)}); rows on the same side of the 0.5-point threshold: {s['row_refusals_agree']} of {s['rows']}.",
+        "",
+    )
+    rows = []
+    for step in d["steps"]:
+        for e in step["earlier"]:
+            rows.append([f"+{step['added']}", e["domain"], str(e["heldout_queries"]), f"{e['pool']} / {e['corpus']}",
+                         f"{e['stored']['delta']:+.2f}", f"{e['full']['delta']:+.2f}",
+                         "refused" if not step["verdict_stored"]["passed"] else "passed",
+                         "refused" if not step["verdict_full"]["passed"] else "passed"])
+    doc.add(*table(["step", "earlier domain", "n held-out", "gate pool / corpus", "delta, stored", "delta, full corpus",
+                    "verdict, stored", "verdict, full"], rows))
+    doc.add("")
+
+
 def render(results_dir: Path | str = RESULTS) -> str:
     """docs/benchmarks.md, built from the JSON files in ``results_dir``."""
     results_dir = Path(results_dir)
@@ -271,6 +301,7 @@ def render(results_dir: Path | str = RESULTS) -> str:
     throughput(doc)
     latency(doc)
     _routing.router_input(doc)
+    gate_data(doc)
     text = "\n".join(doc.lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)
 

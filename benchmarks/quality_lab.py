@@ -1,0 +1,119 @@
+"""Quality levers, measured side by side on one set of trained modules: routers and hybrid fusion.
+
+Trains (or reuses, with ``--home``) the seven domain modules through add-domain, all forced live,
+then precomputes for every query (train, held-out, test) of every collection its top-100 under BM25
+and under each of: general-only and every domain module. Every router is then just a choice of
+module per query, so routers and fusion weights are compared on identical runs:
+
+- routers: *provenance* (the product's linear router, labels = the collection a training query came
+  from), *utility* (RouterRetriever's idea: label each training query with the module that retrieves
+  it best, fit the same linear router on those labels), *knn* (vote of the nearest training queries'
+  per-module utility), and *oracle-prior* (the query's own collection's module);
+- fusion: dense only, BM25 + dense at lexical weight 0.5, and a lexical weight per module fitted on
+  that module's held-out queries (abstaining queries use one fitted over all).
+
+Choices are made on held-out queries; test figures are reported beside them.
+
+    python benchmarks/quality_lab.py [--home DIR] [--cache DIR] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_DATA, machine, write
+
+ORDER = ["scifact", "nfcorpus", "cranfield", "cisi", "cacm", "npl", "lisa"]
+K = 100
+
+
+def _sets(data: Path, name: str):
+    from ddr.retrieval.beir import load_collection
+    from ddr.trainer.data import QuerySet, train_and_heldout
+
+    train, heldout, _ = train_and_heldout(data / name)
+    coll = load_collection(data / name, "test")
+    qids, qtexts = coll.judged_queries()
+    test = QuerySet(qids, qtexts, {q: {d: g for d, g in coll.qrels[q].items() if g > 0} for q in qids})
+    return {"train": train, "heldout": heldout, "test": test}, coll
+
+
+def _dense_run(q, passages, doc_ids, ids):
+    scores = q.float() @ passages.float().T
+    top = scores.topk(min(K, passages.shape[0]), dim=-1)
+    return {qid: {doc_ids[j]: float(s) for s, j in zip(v.tolist(), i.tolist())} for qid, v, i in zip(ids, top.values, top.indices)}
+
+
+def collect(reg, data: Path) -> dict:
+    """Per collection and split: query ids, qrels, token-mean reps, BM25 run, and the run under each route."""
+    import torch
+
+    from ddr.retrieval.bm25 import bm25_run
+    from ddr.service import domain_data, live
+
+    state = live.resolve(reg)
+    enc = live.load_encoder(reg, state)
+    routes = ["none", *[f"prior:{n}" for n in enc.domains]]
+    out = {}
+    for name in ORDER:
+        sets, coll = _sets(data, name)
+        d = domain_data.from_folder(reg, enc, name, str(data / name), general_key=state.general_key, progress=False)
+        doc_ids, doc_texts = coll.passage_texts()
+        assert doc_ids == d.doc_ids
+        out[name] = {}
+        for split, qs in sets.items():
+            batch = enc.tokenize(qs.texts, enc.config.query_max_length)
+            with torch.no_grad():
+                reps = enc.token_mean(batch["input_ids"], batch["attention_mask"])
+            runs = {r: _dense_run(enc.encode_queries(qs.texts, route=r), d.passages, doc_ids, qs.ids) for r in routes}
+            out[name][split] = {"qs": qs, "reps": reps, "bm25": bm25_run(doc_ids, doc_texts, qs.ids, qs.texts, k=K), "runs": runs}
+        print(f"collected {name}", flush=True)
+    return out
+
+
+def per_query_ndcg(run, qrels):
+    import ir_measures
+    from ir_measures import nDCG
+
+    scores = {q: 0.0 for q in qrels}
+    for m in ir_measures.iter_calc([nDCG @ 10], qrels, run):
+        scores[m.query_id] = m.value
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--home", type=Path, required=True, help="registry home (kept: modules are trained once)")
+    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+
+    from lab_routes import evaluate_all
+
+    from ddr.registry import Registry
+    from ddr.service.domain import add_domain
+    from ddr.trainer.config import DomainTrainConfig
+
+    t0 = time.perf_counter()
+    reg = Registry.init(args.home)
+    if args.cache:
+        shutil.copytree(args.cache, reg.home / "cache" / "embeddings", dirs_exist_ok=True)
+    live_names = {mv.name for mv in reg.module_versions()}
+    for n in ORDER:
+        if n not in live_names:
+            add_domain(reg, n, data=str(args.data / n), force=True, progress=False, config=DomainTrainConfig(epochs=args.epochs))
+            print(f"trained {n}", flush=True)
+    data = collect(reg, args.data)
+    results = evaluate_all(data, ORDER)
+    results.update(benchmark="quality_lab", machine=machine(), order=ORDER, seconds=round(time.perf_counter() - t0, 1))
+    print(f"wrote {write('quality_lab', results)}")
+
+
+if __name__ == "__main__":
+    main()
