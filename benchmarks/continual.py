@@ -176,9 +176,9 @@ def main() -> None:
     from ddr.retrieval.beir import corpus_fingerprint, load_collection
     from ddr.retrieval.bm25 import bm25_run
     from ddr.retrieval.metrics import evaluate as ir_eval
-    from ddr.service import live
+    from ddr.service import live, routing
     from ddr.service.cache import IDENTITY, files_key, passage_embeddings
-    from ddr.service.domain import add_domain, fit_router
+    from ddr.service.domain import add_domain
     from ddr.service.general import train_general
     from ddr.trainer.config import DomainTrainConfig, GeneralTrainConfig
     from ddr.trainer.data import train_and_heldout
@@ -340,7 +340,7 @@ def main() -> None:
             if not others:
                 continue
             sets = [SimpleNamespace(name=m, train=C[m].train) for m in others]
-            router = fit_router(enc, sets)
+            router = routing.fit(enc, None, sets, kind="linear")
             loo = DDREncoder(backbone, enc.general, [enc.domain_modules[m] for m in others], router, enc.config)
             c = C[n]
             q, w = loo.encode_queries(c.test.texts, route="topk", return_weights=True)
@@ -370,7 +370,7 @@ def main() -> None:
             },
             "general": {
                 "activated": greport.activated, "reasons": greport.reasons, "steps": greport.steps,
-                "heldout": [{k: (round(v * 100, 2) if isinstance(v, float) and k != "delta" else v) for k, v in r.items()} for r in greport.rows],
+                "heldout": [{"collection": s.name, "before": round(100 * s.before, 2), "after": round(100 * s.after, 2), "delta": round(s.delta, 2)} for s in greport.scores],
             },
             "table": table,
             "average": average,

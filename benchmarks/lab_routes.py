@@ -30,7 +30,7 @@ def _train_matrix(data, order):
     utility = []
     for n in order:
         qs = data[n]["train"]["qs"]
-        per = {r: _ndcg_per_query(run, qs.qrels) for r, run in data[n]["train"]["runs"].items()}
+        per = data[n]["train"].get("ndcg") or {r: _ndcg_per_query(run, qs.qrels) for r, run in data[n]["train"]["runs"].items()}
         utility += [[per[r][q] for r in ["none", *[f"prior:{m}" for m in order]]] for q in qs.ids]
     return reps, prov, torch.tensor(utility)
 
@@ -44,17 +44,70 @@ def _linear_choice(router, data, order, split):
     return out
 
 
-def _knn_choice(reps, utility, data, order, split, k=16):
+def _knn_choice(reps, utility, data, order, split, k=16, min_sim=-1.0, modules=None, targets=None, margin=0.0):
+    """Route by the nearest training queries' per-module gains over general-only; ``min_sim``: abstain
+    when the nearest training query is less similar than this. ``modules``: the live modules (columns)."""
+    modules = modules or order
     center = reps.mean(0)
     base = torch.nn.functional.normalize(reps - center, dim=-1)
     gain = utility[:, 1:] - utility[:, :1]  # each module's nDCG gain over general-only, per training query
     out = {}
-    for n in order:
+    for n in targets or order:
         q = torch.nn.functional.normalize(data[n][split]["reps"].float() - center, dim=-1)
         sims, idx = (q @ base.T).topk(k, dim=-1)
-        votes = (sims.clamp(min=0).unsqueeze(-1) * gain[idx]).sum(1)
-        picks = [("none" if float(v.max()) <= 0 else f"prior:{order[int(v.argmax())]}") for v in votes]
+        w = sims.clamp(min=0).unsqueeze(-1)
+        votes = (w * gain[idx]).sum(1) / w.sum(1).clamp(min=1e-9)  # the neighbours' mean gain per module
+        picks = [("none" if float(v.max()) <= margin or float(sm[0]) < min_sim else f"prior:{modules[int(v.argmax())]}") for v, sm in zip(votes, sims)]
         out[n] = dict(zip(data[n][split]["qs"].ids, picks))
+    return out
+
+
+def _nearest_quantile(reps, q=0.05):
+    """The q-quantile of each training query's similarity to its nearest other training query."""
+    base = torch.nn.functional.normalize(reps - reps.mean(0), dim=-1)
+    sims = base @ base.T
+    sims.fill_diagonal_(-2)
+    return float(torch.quantile(sims.max(-1).values, q))
+
+
+def zero_shot(data, order, split: str = "test") -> dict:
+    """Leave each collection out: route its test queries over the other six; delta against general-only (plain here)."""
+    from ddr.trainer.router import fit_router
+
+    reps, prov, utility = _train_matrix(data, order)
+    sizes = [len(data[n]["train"]["qs"]) for n in order]
+    out = {}
+    for i, left in enumerate(order):
+        keep = torch.cat([torch.full((s,), j != i, dtype=torch.bool) for j, s in enumerate(sizes)])
+        others = [n for n in order if n != left]
+        cols = [0] + [j + 1 for j, n in enumerate(order) if n != left]
+        r_reps, r_util = reps[keep], utility[keep][:, cols]
+        labels = torch.tensor([others.index(order[int(p)]) for p in prov[keep]])
+        router = fit_router(r_reps, labels, others)
+        qids = data[left][split]["qs"].ids
+        probs = router(data[left][split]["reps"].float())
+        prov_pick = {left: dict(zip(qids, ["none" if float(p.sum()) == 0 else f"prior:{others[int(p.argmax())]}" for p in probs]))}
+        choices = {"provenance": prov_pick}
+        for label, min_sim, margin in (("knn", -1.0, 0.0), ("knn+sim20%", _nearest_quantile(r_reps, 0.2), 0.0), ("knn+margin0.02", -1.0, 0.02),
+                                        ("knn+margin0.05", -1.0, 0.05), ("knn+margin0.1", -1.0, 0.1)):
+            choices[label] = _knn_choice(r_reps, r_util, data, order, split, min_sim=min_sim, modules=others, targets=[left], margin=margin)
+        plain = {q: data[left][split]["runs"]["none"][q] for q in qids}
+        bm25 = data[left][split]["bm25"]
+        qrels = data[left][split]["qs"].qrels
+        base_d = evaluate(qrels, plain)["nDCG@10"]
+        base_h = evaluate(qrels, convex(plain, bm25, 0.5))["nDCG@10"]
+        out[left] = {}
+        for label, choice in choices.items():
+            run = {q: data[left][split]["runs"][r][q] for q, r in choice[left].items()}
+            out[left][label] = {
+                "dense_delta": round(100 * (evaluate(qrels, run)["nDCG@10"] - base_d), 2),
+                "hybrid_delta": round(100 * (evaluate(qrels, convex(run, bm25, 0.5))["nDCG@10"] - base_h), 2),
+                "abstained": round(100 * sum(r == "none" for r in choice[left].values()) / len(qids), 1),
+            }
+    for label in out[order[0]]:
+        print(f"zero-shot[{split}] {label:14s} dense " + " ".join(f"{out[n][label]['dense_delta']:+6.2f}" for n in order)
+              + " | hybrid " + " ".join(f"{out[n][label]['hybrid_delta']:+6.2f}" for n in order)
+              + " | abstained " + " ".join(f"{out[n][label]['abstained']:5.1f}" for n in order))
     return out
 
 
@@ -70,6 +123,11 @@ def evaluate_all(data, order) -> dict:
     choices["provenance"] = lambda s: _linear_choice(prov_router, data, order, s)
     choices["utility-linear"] = lambda s: _linear_choice(util_router, data, order, s)
     choices["knn"] = lambda s: _knn_choice(reps, utility, data, order, s)
+    for q in (0.05, 0.2):
+        sim = _nearest_quantile(reps, q)
+        choices[f"knn+sim{q:.0%}"] = lambda s, sim=sim: _knn_choice(reps, utility, data, order, s, min_sim=sim)
+    for m in (0.02, 0.05, 0.1):
+        choices[f"knn+margin{m}"] = lambda s, m=m: _knn_choice(reps, utility, data, order, s, margin=m)
     # lexical weights fitted on held-out: per module (its own collection's held-out, prior routing), and for abstention
     weight = {}
     for n in order:
@@ -79,7 +137,9 @@ def evaluate_all(data, order) -> dict:
     pooled_bm25 = {f"{n}/{q}": r for n in order for q, r in data[n]["heldout"]["bm25"].items()}
     pooled_qrels = {f"{n}/{q}": j for n in order for q, j in data[n]["heldout"]["qs"].qrels.items()}
     weight["none"], _ = fit_weight(pooled_dense, pooled_bm25, pooled_qrels)
-    results = {"lexical_weights": weight, "splits": {}}
+    sizes = {f"prior:{n}": len(data[n]["heldout"]["qs"]) for n in order} | {"none": len(pooled_qrels)}
+    shrunk = {r: round(0.5 + (w - 0.5) * sizes[r] / (sizes[r] + 100), 3) for r, w in weight.items()}
+    results = {"lexical_weights": weight, "lexical_weights_shrunk": shrunk, "splits": {}}
     for split in ("heldout", "test"):
         rows = {"BM25": _mean(data, order, split, {n: data[n][split]["bm25"] for n in order})}
         for name, choose in choices.items():
@@ -89,6 +149,8 @@ def evaluate_all(data, order) -> dict:
             rows[f"hybrid0.5 {name}"] = _mean(data, order, split, {n: convex(dense[n], data[n][split]["bm25"], 0.5) for n in order})
             fitted = {n: convex(dense[n], data[n][split]["bm25"], {q: weight[r] for q, r in choice[n].items()}) for n in order}
             rows[f"hybridfit {name}"] = _mean(data, order, split, fitted)
+            shr = {n: convex(dense[n], data[n][split]["bm25"], {q: shrunk[r] for q, r in choice[n].items()}) for n in order}
+            rows[f"hybridshrunk {name}"] = _mean(data, order, split, shr)
             if name not in ("oracle-prior", "none"):
                 acc = sum(r == f"prior:{n}" for n in order for r in choice[n].values()) / sum(len(choice[n]) for n in order)
                 rows[f"dense {name}"]["routed_to_own_collection"] = round(100 * acc, 1)
@@ -97,4 +159,5 @@ def evaluate_all(data, order) -> dict:
         for sys_name, r in rows.items():
             print(f"{sys_name:28s} " + " ".join(f"{r[n]:6.2f}" for n in order) + f"   mean {r['mean']:6.2f}" + (f"  own {r['routed_to_own_collection']}%" if "routed_to_own_collection" in r else ""))
     print("lexical weights:", weight)
+    results["zero_shot"] = {s: zero_shot(data, order, s) for s in ("heldout", "test")}
     return results

@@ -76,6 +76,48 @@ def collect(reg, data: Path) -> dict:
     return out
 
 
+def dump(data: dict, folder: Path) -> None:
+    """The collected runs (held-out and test in full, training queries as per-query nDCG) and query reps."""
+    import json
+
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out, reps = {}, {}
+    for name, splits in data.items():
+        out[name] = {}
+        for split, d in splits.items():
+            qs = d["qs"]
+            entry = {"ids": qs.ids, "qrels": qs.qrels}
+            if split == "train":
+                entry["ndcg"] = {r: per_query_ndcg(run, qs.qrels) for r, run in d["runs"].items()}
+            else:
+                entry["runs"], entry["bm25"] = d["runs"], d["bm25"]
+            out[name][split] = entry
+            reps[f"{name}/{split}"] = d["reps"].float().contiguous()
+    (folder / "runs.json").write_text(json.dumps(out))
+    save_file(reps, str(folder / "reps.safetensors"))
+
+
+def load_dump(folder: Path) -> dict:
+    """What :func:`dump` saved, in :func:`collect`'s shape (training queries carry per-query nDCG, not runs)."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from ddr.trainer.data import QuerySet
+
+    raw = json.loads((folder / "runs.json").read_text())
+    reps = load_file(str(folder / "reps.safetensors"))
+    data = {}
+    for name, splits in raw.items():
+        data[name] = {}
+        for split, e in splits.items():
+            qs = QuerySet(e["ids"], [""] * len(e["ids"]), e["qrels"])
+            data[name][split] = {"qs": qs, "reps": reps[f"{name}/{split}"], **{k: e[k] for k in ("runs", "bm25", "ndcg") if k in e}}
+    return data
+
+
 def per_query_ndcg(run, qrels):
     import ir_measures
     from ir_measures import nDCG
@@ -89,9 +131,11 @@ def per_query_ndcg(run, qrels):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--home", type=Path, required=True, help="registry home (kept: modules are trained once)")
+    parser.add_argument("--home", type=Path, default=None, help="registry home (kept: modules are trained once)")
+    parser.add_argument("--load", type=Path, default=None, help="evaluate a --dump folder instead of collecting")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--dump", type=Path, default=None, help="save the collected runs here (JSON + safetensors) for gate_sim.py")
     args = parser.parse_args()
 
     from lab_routes import evaluate_all
@@ -101,6 +145,11 @@ def main() -> None:
     from ddr.trainer.config import DomainTrainConfig
 
     t0 = time.perf_counter()
+    if args.load:
+        results = evaluate_all(load_dump(args.load), ORDER)
+        results.update(benchmark="quality_lab", machine=machine(), order=ORDER, seconds=round(time.perf_counter() - t0, 1))
+        print(f"wrote {write('quality_lab', results)}")
+        return
     reg = Registry.init(args.home)
     if args.cache:
         shutil.copytree(args.cache, reg.home / "cache" / "embeddings", dirs_exist_ok=True)
@@ -110,6 +159,8 @@ def main() -> None:
             add_domain(reg, n, data=str(args.data / n), force=True, progress=False, config=DomainTrainConfig(epochs=args.epochs))
             print(f"trained {n}", flush=True)
     data = collect(reg, args.data)
+    if args.dump:
+        dump(data, args.dump)
     results = evaluate_all(data, ORDER)
     results.update(benchmark="quality_lab", machine=machine(), order=ORDER, seconds=round(time.perf_counter() - t0, 1))
     print(f"wrote {write('quality_lab', results)}")

@@ -68,11 +68,16 @@ def index_list(ctx: Ctx, as_json: bool) -> None:
 @click.option("--domain", "domains", multiple=True, help="Prior routing to these domains (repeatable).")
 @click.option("--route", type=click.Choice(["topk", "soft", "none"]), default="topk", show_default=True, help="How the router weights the domains (none: general prefix only).")
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Hits per query.")
+@click.option("--hybrid", is_flag=True, help="Fuse BM25 in (min-max convex fusion of each side's top 100).")
+@click.option(
+    "--lexical-weight", default="0.5", show_default=True,
+    help="With --hybrid: BM25's weight, a number in [0, 1], or 'routed' for the one the router learned for each query's domain.",
+)
 @options.backbone
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable results, with the router weights used.")
 @pass_ctx
-def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k, backbone, as_json) -> None:
-    """Search an index with the live routed encoder."""
+def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k, hybrid, lexical_weight, backbone, as_json) -> None:
+    """Search an index with the live routed encoder (dense, or --hybrid with BM25)."""
     from ddr.errors import UsageError
     from ddr.service.search import results_json
     from ddr.service.search import search as do_search
@@ -86,18 +91,21 @@ def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k
         queries = read_queries(Path(queries_file))
         if not run_out:
             raise UsageError("batch search needs --run-out FILE for the TREC run")
-        record, results = do_search(ctx.registry, list(queries.values()), index_name=index_name, route=route, domains=domains, k=k, backbone=backbone)
+        record, results = do_search(ctx.registry, list(queries.values()), index_name=index_name, route=route, domains=domains, k=k, backbone=backbone,
+                                    hybrid=hybrid, lexical_weight=lexical_weight)
         run = {qid: {d: s for d, s, _ in r.hits} for qid, r in zip(queries, results)}
         write_trec(run, Path(run_out), tag=f"ddr-{record.name}")
         click.echo(f"wrote {len(run)} queries x {k} to {run_out}")
         return
-    record, results = do_search(ctx.registry, [query], index_name=index_name, route=route, domains=domains, k=k, backbone=backbone)
+    record, results = do_search(ctx.registry, [query], index_name=index_name, route=route, domains=domains, k=k, backbone=backbone,
+                                hybrid=hybrid, lexical_weight=lexical_weight)
     if as_json:
         click.echo(results_json(record, results))
         return
     r = results[0]
     weights = ", ".join(f"{n}={w}" for n, w in r.weights.items()) or "general only"
-    echo(f"index {record.name}@{record.version}; routing: {weights}")
+    fusion = f"; hybrid, BM25 weight {r.lexical_weight:g}" if r.lexical_weight is not None else ""
+    echo(f"index {record.name}@{record.version}; routing: {weights}{fusion}")
     for rank, (doc, score, title) in enumerate(r.hits, start=1):
         echo(f"{rank:3d}  {doc:>12s}  {score:7.4f}  {title[:70]}")
 
@@ -115,12 +123,16 @@ def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k
     "--strict", is_flag=True,
     help="Refuse qrels rows naming documents that are not in the corpus (default: score them as relevant documents no system retrieves, as BEIR does, with a note).",
 )
+@click.option("--dense-only", is_flag=True, help="Leave out the hybrid rows (every dense system fused with BM25).")
+@click.option("--lexical-weight", default="0.5", show_default=True,
+              help="BM25's weight in the hybrid rows: a number in [0, 1], or 'routed' (each query at its domain's learned weight).")
 @options.json_output
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a bar chart (PNG) comparing systems per collection.")
 @options.quiet
 @pass_ctx
-def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtype, backbone, strict, as_json, plot, quiet) -> None:
-    """NDCG@10, Recall@100 and MRR@10 of DDR against BM25 and the plain backbone, side by side.
+def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtype, backbone, strict, dense_only, lexical_weight, as_json, plot,
+             quiet) -> None:
+    """NDCG@10, Recall@100 and MRR@10 of DDR against BM25 and the plain backbone, dense and hybrid, side by side.
 
     A query that is itself a document of the corpus (same id and same text, as in ArguAna) does not
     retrieve itself: that document is dropped from its results, as BEIR and MTEB do.
@@ -131,7 +143,7 @@ def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtyp
 
     result = run(
         ctx.registry, data, split=split, route=route, domains=domains, baselines=parse_baselines(baselines), collections=collections,
-        dtype=dtype, backbone=backbone, progress=not quiet, strict=strict,
+        dtype=dtype, backbone=backbone, progress=not quiet, strict=strict, hybrid=not dense_only, lexical_weight=_weight(lexical_weight),
     )
     if plot:
         draw(result, plot)
@@ -139,6 +151,20 @@ def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtyp
         click.echo(json.dumps(result, indent=2))
     else:
         echo_lines(table(result))
+
+
+def _weight(text: str) -> float | str:
+    from ddr.service.search import ROUTED
+
+    if text == ROUTED:
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise click.BadParameter(f"a number in [0, 1] or {ROUTED!r}, got {text!r}", param_hint="--lexical-weight") from None
+    if not 0 <= value <= 1:
+        raise click.BadParameter(f"must be in [0, 1], got {value}", param_hint="--lexical-weight")
+    return value
 
 
 COMMANDS = (index, search, evaluate)

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import click
 
-from ddr.modules.config import MAX_PREFIX_LENGTH
-from ddr.service.gate import DEFAULT_THRESHOLD
+from ddr.modules.config import DEFAULT_ROUTER_KIND, MAX_PREFIX_LENGTH, ROUTER_KINDS
+from ddr.service.gate import DEFAULT_RULE, DEFAULT_THRESHOLD, RULES
 from ddr.trainer.config import DomainTrainConfig, GeneralTrainConfig, default
 
 from . import options
 from .context import Ctx, pass_ctx
 
 THRESHOLD_HELP = "Largest held-out nDCG@10 drop (points) allowed on an earlier domain."
+
+
+_gate_rule = click.option("--gate-rule", type=click.Choice(RULES), default=DEFAULT_RULE, show_default=True,
+                          help="How a held-out drop refuses the candidate (see docs/design.md: shrunk weighs each domain's drop by its noise).")
+_router_kind = click.option("--router", "router_kind", type=click.Choice(ROUTER_KINDS), default=DEFAULT_ROUTER_KIND, show_default=True,
+                            help="knn: route by the nearest training queries' gains per module; linear: a domain classifier.")
 
 
 def _domain_options(f):
@@ -27,7 +33,11 @@ def _domain_options(f):
             click.option("--lr", type=float, default=default(d, "lr"), show_default=True, help="AdamW learning rate."),
             click.option("--batch-size", type=click.IntRange(1, 4096), default=default(d, "batch_size"), show_default=True, help="Queries per step."),
             click.option("--seed", type=int, default=default(d, "seed"), show_default=True, help="Seed (training is deterministic on CPU)."),
+            click.option("--train-lexical-weight", "lexical_weight", type=click.FloatRange(0, 1), default=default(d, "lexical_weight"),
+                         show_default=True, help="> 0: train against the score fused with BM25 at this weight (for hybrid search)."),
             click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help=THRESHOLD_HELP),
+            _gate_rule,
+            _router_kind,
             options.backbone,
             options.quiet,
         ]
@@ -39,11 +49,11 @@ def _domain_options(f):
 def _run_domain(ctx: Ctx, name: str, data: str, instruction: str, force: bool, *, update: bool, **kw) -> None:
     from ddr.service.domain import DomainRequest, run_domain
 
-    config = DomainTrainConfig(**{k: kw.pop(k) for k in ("prefix_length", "epochs", "lr", "batch_size", "seed")})
+    config = DomainTrainConfig(**{k: kw.pop(k) for k in ("prefix_length", "epochs", "lr", "batch_size", "seed", "lexical_weight")})
     quiet = kw.pop("quiet")
     req = DomainRequest(
         name, data, update=update, instruction=instruction, force=force, config=config, progress=not quiet,
-        echo=None if quiet else click.echo, **kw,
+        echo=None if quiet else click.echo, router=kw.pop("router_kind"), **kw,
     )
     report = run_domain(ctx.registry, req)
     click.echo(f"registered {report.module.ref} and router@{report.router_version}; passages encoded: {report.passages_encoded}")
@@ -76,15 +86,17 @@ def update_domain(ctx: Ctx, name, data, instruction, force, **kw) -> None:
 
 @click.command("retrain-router")
 @click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help=THRESHOLD_HELP)
+@_gate_rule
+@_router_kind
 @options.force
 @options.backbone
 @options.quiet
 @pass_ctx
-def retrain_router(ctx: Ctx, threshold, force, backbone, quiet) -> None:
+def retrain_router(ctx: Ctx, threshold, gate_rule, router_kind, force, backbone, quiet) -> None:
     """Refit the router over the live domains (replay sets); activate if no domain got worse."""
     from ddr.service.domain import retrain_router as run
 
-    report = run(ctx.registry, threshold=threshold, force=force, backbone=backbone, progress=not quiet)
+    report = run(ctx.registry, threshold=threshold, force=force, backbone=backbone, progress=not quiet, kind=router_kind, gate_rule=gate_rule)
     click.echo(report.table())
 
 

@@ -90,6 +90,8 @@ def prefix_shapes(config: PrefixConfig) -> dict[str, tuple[int, ...]]:
 
 def router_shapes(config: RouterConfig) -> dict[str, tuple[int, ...]]:
     n, dim = len(config.domains), config.input_dim
+    if config.kind == "knn":
+        return {"keys": (config.examples, dim), "gains": (config.examples, n), "center": (dim,)}
     return {"weight": (n, dim), "bias": (n,), "center": (dim,)}
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ddr import __version__
 from ddr.errors import UsageError
@@ -44,7 +44,7 @@ def _from_dict(cls: type, data: dict[str, Any], strict: bool = False) -> Any:
         raise ArtifactError(f"{cls.__name__}: keys no ddr config type has: {unknown}")
     if unknown:
         logger.warning("%s: ignoring unknown keys %s", cls.__name__, unknown)
-    missing = sorted(known - set(data))
+    missing = sorted(known - set(data) - set(getattr(cls, "ADDED_LATER", ())))
     if missing and strict:
         raise ArtifactError(f"{cls.__name__}: missing {missing}")
     try:
@@ -55,7 +55,7 @@ def _from_dict(cls: type, data: dict[str, Any], strict: bool = False) -> Any:
 
 def _check_types(obj: Any) -> None:
     """Every field holds its annotated JSON type (bools are not numbers; an int is a float)."""
-    types = {"str": str, "int": int, "float": (int, float), "dict[str, Any]": dict, "list[str]": list}
+    types = {"str": str, "int": int, "float": (int, float), "dict[str, Any]": dict, "list[str]": list, "list[float]": list}
     for f in dataclasses.fields(obj):
         want = types.get(str(f.type))
         value = getattr(obj, f.name)
@@ -142,6 +142,8 @@ class PrefixConfig:
 
 
 ROUTER_INPUTS = ("tokens", "general")
+ROUTER_KINDS = ("linear", "knn")
+DEFAULT_ROUTER_KIND = "knn"  # what add-domain fits (benchmarks/quality_lab.py); configs without a kind are linear
 
 
 @dataclass(frozen=True)
@@ -163,13 +165,33 @@ class RouterConfig:
     )
     backbone: dict[str, Any] = field(default_factory=dict)
     code_version: str = __version__
+    lexical_weights: list[float] = field(
+        default_factory=list, metadata={"help": "per domain (same order): BM25's weight when a query is routed there, in hybrid search"}
+    )
+    lexical_weight: float = field(default=0.5, metadata={"help": "BM25's weight for a query routed to no domain (abstention)"})
+    kind: str = field(default="linear", metadata={"help": "'linear' (a domain classifier) or 'knn' (the nearest training queries' gains)"})
+    k: int = field(default=16, metadata={"help": "knn: how many training queries vote"})
+    margin: float = field(default=0.02, metadata={"help": "knn: route only where the neighbours' mean nDCG@10 gain passes this"})
+    examples: int = field(default=0, metadata={"help": "knn: how many training queries the router holds"})
+
+    # a config written before these fields existed lacks them (it is a linear router with fixed lexical weights)
+    ADDED_LATER: ClassVar[tuple[str, ...]] = ("lexical_weights", "lexical_weight", "kind", "k", "margin", "examples")
 
     def __post_init__(self) -> None:
         _check_types(self)
+        weights = [*self.lexical_weights, self.lexical_weight]
+        if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 1 for w in weights):
+            raise ArtifactError("router lexical weights must be numbers in [0, 1]")
+        if self.lexical_weights and len(self.lexical_weights) != len(self.domains):
+            raise ArtifactError(f"router has {len(self.lexical_weights)} lexical weights for {len(self.domains)} domains")
         if not all(isinstance(d, str) for d in self.domains):
             raise ArtifactError("router domains must be strings")
         if self.input_dim < 0 or not 0 <= self.abstain_threshold <= 1:
             raise ArtifactError("router input_dim must be >= 0 and abstain_threshold in [0, 1]")
+        if self.kind not in ROUTER_KINDS:
+            raise ArtifactError(f"router kind must be one of {ROUTER_KINDS}, got {self.kind!r}")
+        if self.k < 1 or self.examples < 0 or not 0 <= self.margin <= 1:
+            raise ArtifactError("router k must be >= 1, examples >= 0 and margin in [0, 1]")
         if self.input not in ROUTER_INPUTS:
             raise ArtifactError(f"router input must be one of {ROUTER_INPUTS}, got {self.input!r}")
         if len(set(self.domains)) != len(self.domains):

@@ -15,3 +15,15 @@ def evaluate(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]])
     # (asserted in tests/test_beir.py).
     agg = ir_measures.calc_aggregate(measures, qrels, run)
     return {str(m): float(agg[m]) for m in measures}
+
+
+def per_query(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], measure: str = PRIMARY) -> dict[str, float]:
+    """``measure`` for every judged query (0 for one the run returns nothing for): the paired figures a
+    gate compares."""
+    import ir_measures
+
+    scores = {q: 0.0 for q in qrels}
+    for m in ir_measures.iter_calc([ir_measures.parse_measure(measure)], qrels, run):
+        if m.query_id in scores:
+            scores[m.query_id] = float(m.value)
+    return scores

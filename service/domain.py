@@ -10,14 +10,14 @@ candidate can still be inspected or activated by hand; ``force`` activates it re
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ddr.errors import UsageError
 from ddr.registry import ModuleVersion, Registry
 from ddr.trainer.config import DomainTrainConfig
 
-from . import domain_data, gate, live
+from . import domain_data, gate, live, routing
 from .domain_data import DomainData
 from .publish import publish_domain_and_router, publish_router
 
@@ -56,6 +56,8 @@ class DomainRequest:
     force: bool = False
     threshold: float = gate.DEFAULT_THRESHOLD
     config: DomainTrainConfig = field(default_factory=DomainTrainConfig)
+    router: str = routing.DEFAULT_KIND
+    gate_rule: str = gate.DEFAULT_RULE
     backbone: str | None = None
     progress: bool = True
     echo: Callable[[str], None] | None = None
@@ -91,10 +93,13 @@ def run_domain(reg: Registry, req: DomainRequest) -> GateReport:
     if not len(new.train):
         raise UsageError(f"{req.data}: no training queries with judgements in qrels/train.tsv")
     result = _train(current, state, new, old, req)
-    router = fit_router(current, [*earlier, new])
-    candidate = _with_domains(current, [*(current.domain_modules[d.name] for d in earlier), result.module], router)
-    scores = _score(current, candidate, new, earlier, old, result.heldout_ndcg[0])
-    report = GateReport(scores, gate.judge(scores, threshold=req.threshold), passages_encoded=new.encoded + sum(d.encoded for d in earlier))
+    modules = _with_domains(current, [*(current.domain_modules[d.name] for d in earlier), result.module])
+    router = routing.fit(current, modules, [*earlier, new], kind=req.router)
+    candidate = _with_domains(current, list(modules.domain_modules.values()), router)
+    weight, _ = routing.fit_lexical_weight(candidate, new)
+    routing.with_lexical_weights(router, current.router, new, weight)
+    scores = _score(current, candidate, new, earlier, old)
+    report = GateReport(scores, gate.judge(scores, threshold=req.threshold, rule=req.gate_rule), passages_encoded=new.encoded + sum(d.encoded for d in earlier))
     stored = _stored_files(current, candidate, new, state.general_key)
     report.module, rv = _register(
         reg, state=state, req=req, new=new, result=result, router=router, scores=scores, old=old, stored=stored, backbone_source=current.backbone.source
@@ -133,7 +138,7 @@ def _check_prefix_length(current, req: DomainRequest, old: ModuleVersion | None)
 def _train(current, state, new: DomainData, old: ModuleVersion | None, req: DomainRequest):
     """The new module, trained on the query side only (a new version continues from the live weights)."""
     from ddr.modules import DDREncoder, PrefixModule
-    from ddr.trainer.domain import train_domain
+    from ddr.trainer.domain import lexical_view, train_domain
 
     if old is not None:  # and keeps its prefix length
         module = PrefixModule.load_state(current.domain_modules[req.name])
@@ -141,22 +146,8 @@ def _train(current, state, new: DomainData, old: ModuleVersion | None, req: Doma
         module = PrefixModule.create(current.backbone, "domain", req.name, req.config.prefix_length, seed=req.config.seed, base=state.general is not None)
     trainer_enc = DDREncoder(current.backbone, current.general, [module], config=current.config)
     req.say(f"training domain {req.name!r}: {len(new.train)} queries, held-out {len(new.heldout)}")
-    return train_domain(trainer_enc, module, new.passages, new.doc_ids, new.train, new.heldout, req.config, echo=req.echo)
-
-
-def fit_router(encoder, sets: list[DomainData]):
-    """A router over ``sets`` (in this order), fitted on their training queries."""
-    import torch
-
-    from ddr.trainer.router import fit_router as fit
-
-    reps, labels = [], []
-    for i, d in enumerate(sets):
-        batch = encoder.tokenize(d.train.texts, encoder.config.query_max_length)
-        with torch.no_grad():
-            reps.append(encoder.token_mean(batch["input_ids"], batch["attention_mask"]))
-        labels.append(torch.full((len(d.train),), i))
-    return fit(torch.cat(reps), torch.cat(labels), [d.name for d in sets], backbone=dict(encoder.backbone.spec.__dict__))
+    lexical = lexical_view(new.texts, new.doc_ids, new.train, new.heldout) if req.config.lexical_weight > 0 else None
+    return train_domain(trainer_enc, module, new.passages, new.doc_ids, new.train, new.heldout, req.config, echo=req.echo, lexical=lexical)
 
 
 def _with_domains(current, domains, router=None):
@@ -172,26 +163,32 @@ def score(encoder, d: DomainData, route: str) -> float:
     return rank_and_score(encoder.encode_queries(d.heldout.texts, route=route), d.passages, d.doc_ids, d.heldout)
 
 
-def _score(current, candidate, new: DomainData, earlier: list[DomainData], old: ModuleVersion | None, untrained: float) -> list[gate.Score]:
+def per_query(encoder, d: DomainData, route: str) -> list[float]:
+    """Held-out nDCG@10 of every query of ``d`` (in ``d.heldout.ids`` order)."""
+    from ddr.trainer.domain import per_query_ndcg
+
+    scores = per_query_ndcg(encoder.encode_queries(d.heldout.texts, route=route), d.passages, d.doc_ids, d.heldout)
+    return [scores[q] for q in d.heldout.ids]
+
+
+def _score(current, candidate, new: DomainData, earlier: list[DomainData], old: ModuleVersion | None) -> list[gate.Score]:
     """The gate's rows: the new domain under prior routing, every earlier one under top-k, the router's pick."""
-    general_only = untrained if old is None else score(_with_domains(current, []), new, "none")
     prior = f"prior:{new.name}"
-    before_new = general_only if old is None else score(current, new, prior)
+    general_only = per_query(current, new, "none")
+    before_new = general_only if old is None else per_query(current, new, prior)
     note = "new module vs general-only, prior routing" if old is None else f"v{old.version} -> new version, prior routing"
-    rows = [gate.Score(new.name, before_new, score(candidate, new, prior), note, general_only, "general-only", guarded=old is not None)]
+    base = sum(general_only) / len(general_only)
+    rows = [gate.compare(new.name, before_new, per_query(candidate, new, prior), note, must_beat=base, must_beat_label="general-only", guarded=old is not None)]
     for d in earlier:
-        before = score(current, d, "topk" if current.router else "none")
-        rows.append(gate.Score(d.name, before, score(candidate, d, "topk"), "top-k routing"))
+        rows.append(gate.compare(d.name, per_query(current, d, "topk" if current.router else "none"), per_query(candidate, d, "topk"), "top-k routing"))
     rows.append(gate.Score(f"{new.name} (top-k)", None, score(candidate, new, "topk"), "router picks", guarded=False))
     return rows
 
 
 def _stored_files(current, candidate, new: DomainData, general_key: str) -> dict[str, bytes]:
     """The replay set and gate data the new version carries (see :mod:`.domain_data`)."""
-    systems = [
-        _with_domains(current, []).encode_queries(new.heldout.texts, route="none"),
-        candidate.encode_queries(new.heldout.texts, route=f"prior:{new.name}"),
-    ]
+    queries = new.heldout.texts + new.train.texts
+    systems = [current.encode_queries(queries, route="none"), candidate.encode_queries(queries, route=f"prior:{new.name}")]
     return domain_data.stored_files(new, domain_data.gate_pool(new, systems), general_key)
 
 
@@ -211,17 +208,24 @@ def _register(reg, *, state, req: DomainRequest, new: DomainData, result, router
 
 
 def retrain_router(
-    reg: Registry, *, threshold: float = gate.DEFAULT_THRESHOLD, force: bool = False, backbone: str | None = None, progress: bool = True
+    reg: Registry, *, threshold: float = gate.DEFAULT_THRESHOLD, force: bool = False, backbone: str | None = None, progress: bool = True,
+    kind: str = routing.DEFAULT_KIND, gate_rule: str = gate.DEFAULT_RULE,
 ) -> GateReport:
-    """Refit the router over the live domains from their replay sets; gate it like add-domain."""
+    """Refit the router over the live domains from their replay sets (and gate data); gate it like add-domain."""
     state = live.resolve(reg)
     if not state.domains:
         raise UsageError("no live domains to route over; run add-domain first")
     current = live.load_encoder(reg, state, backbone=backbone)
     sets = [domain_data.from_version(reg, current, mv, general_key=state.general_key, progress=progress) for mv in state.domains]
-    candidate = _with_domains(current, list(current.domain_modules.values()), fit_router(current, sets))
-    scores = [gate.Score(d.name, score(current, d, "topk"), score(candidate, d, "topk"), "top-k routing") for d in sets]
-    report = GateReport(scores, gate.judge(scores, threshold=threshold), passages_encoded=sum(d.encoded for d in sets))
+    modules = _with_domains(current, list(current.domain_modules.values()))
+    router = routing.fit(current, modules, sets, kind=kind)
+    if current.router is not None and current.router.config.lexical_weights:
+        kept = dict(zip(current.router.domains, current.router.config.lexical_weights))
+        router.config = replace(router.config, lexical_weights=[kept.get(n, routing.NEUTRAL_WEIGHT) for n in router.domains],
+                                lexical_weight=current.router.config.lexical_weight)
+    candidate = _with_domains(current, list(current.domain_modules.values()), router)
+    scores = [gate.compare(d.name, per_query(current, d, "topk"), per_query(candidate, d, "topk"), "top-k routing") for d in sets]
+    report = GateReport(scores, gate.judge(scores, threshold=threshold, rule=gate_rule), passages_encoded=sum(d.encoded for d in sets))
     rv = publish_router(
         reg, candidate.router, [(mv.name, mv.version) for mv in state.domains], state.general_version, backbone_source=current.backbone.source
     )

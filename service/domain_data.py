@@ -5,9 +5,10 @@ its registered version, so add-domain, update-domain and retrain-router need non
 corpora on disk: the version carries its *replay set* (``replay.json``: training and held-out
 queries with judgements, which refit the router and drive the gate) and its *gate data*
 (``gate.json`` + ``gate.safetensors``: the ids and embeddings, under the general prefix it was
-trained with, of every judged passage of its held-out queries and each held-out query's top
-:data:`POOL_PER_QUERY` passages under general-only and under the trained module). The gate ranks an
-earlier domain's held-out queries against that pool instead of the whole corpus
+trained with, of every judged passage of its training and held-out queries and each such query's
+top :data:`POOL_PER_QUERY` passages under general-only and under the trained module). The gate ranks
+an earlier domain's held-out queries, and the router its training queries, against that pool
+instead of the whole corpus
 (``benchmarks/gate_data.py`` measures how often the two agree). When the gate data was made under
 another general prefix, or is absent (versions made before it existed, or pulled without it), the
 recorded corpus is read instead, and only if its fingerprint is the version's.
@@ -42,6 +43,7 @@ class DomainData:
     fingerprint: str = ""
     heldout_source: str = ""
     source: str = "corpus"  # "corpus" or "gate data"
+    texts: list[str] | None = None  # the passages' texts, for a corpus read from disk
 
 
 def from_folder(reg: Registry, encoder, name: str, data: str, *, general_key: str, progress: bool = True) -> DomainData:
@@ -120,7 +122,7 @@ def _encode(reg, encoder, general_key, name, corpus, query_sets, progress) -> Do
     fp = corpus_fingerprint(corpus)
     emb, encoded = passage_embeddings(reg, encoder, texts, general_key=general_key, corpus=fp, progress=progress)
     train, heldout, source = query_sets
-    return DomainData(name, list(corpus), torch.from_numpy(emb), train, heldout, encoded, fp, source)
+    return DomainData(name, list(corpus), torch.from_numpy(emb), train, heldout, encoded, fp, source, texts=texts)
 
 
 def read_replay(reg: Registry, mv: ModuleVersion) -> dict:
@@ -132,10 +134,10 @@ def read_replay(reg: Registry, mv: ModuleVersion) -> dict:
 
 
 def gate_pool(d: DomainData, query_embeddings: list, per_query: int = POOL_PER_QUERY) -> list[int]:
-    """Rows of ``d.passages`` the gate keeps: every judged passage of the held-out queries, and each
-    query's top ``per_query`` under each of ``query_embeddings`` (one (n_heldout, dim) tensor per system)."""
+    """Rows of ``d.passages`` the gate keeps: every judged passage of the training and held-out queries,
+    and each query's top ``per_query`` under each of ``query_embeddings`` ((n_queries, dim) tensors)."""
     index = {doc: i for i, doc in enumerate(d.doc_ids)}
-    rows = {index[doc] for q in d.heldout.ids for doc in d.heldout.qrels[q] if doc in index}
+    rows = {index[doc] for qs in (d.train, d.heldout) for q in qs.ids for doc in qs.qrels[q] if doc in index}
     k = min(per_query, len(d.doc_ids))
     for q in query_embeddings:
         rows.update((q.float() @ d.passages.float().T).topk(k, dim=-1).indices.flatten().tolist())

@@ -65,12 +65,16 @@ def evaluate(
     progress: bool = True,
     encoders: tuple | None = None,
     strict: bool = False,
+    hybrid: bool = True,
+    lexical_weight: float | str = 0.5,
 ) -> dict:
     """Score the live DDR system (under each route) and the baselines on each collection.
 
     ``encoders`` = (live encoder, plain encoder) replaces loading them from the registry (tests
     pass encoders whose scores can be computed by hand). ``strict`` refuses judgements of documents
-    that are not in the corpus instead of scoring them as unretrievable.
+    that are not in the corpus instead of scoring them as unretrievable. ``hybrid`` adds every dense
+    system fused with BM25 (``BM25 + plain``, ``BM25 + DDR-…``) at ``lexical_weight`` (a number, or
+    ``"routed"``: each DDR query at the weight its router holds for its domain; plain stays at 0.5).
     """
     routes = list(ROUTES) if route == "all" else [route]
     if any(r not in ROUTES for r in routes):
@@ -85,7 +89,7 @@ def evaluate(
     out: dict = {"split": split, "live": state.describe(), "collections": {}, "notes": []}
     for coll in loaded:
         out["collections"][coll.name] = _collection(reg, coll, state, encoders, routes=routes, domains=domains, baselines=baselines,
-                                                   notes=out["notes"], progress=progress)
+                                                   notes=out["notes"], progress=progress, hybrid=hybrid, lexical_weight=lexical_weight)
     out["average"] = _average(out["collections"])
     return out
 
@@ -128,9 +132,9 @@ def drop_self_hits(run: dict[str, dict[str, float]], selves: set[str], k: int = 
     return out, dropped
 
 
-def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes, progress) -> dict:
-    """Every system's metrics on one collection's judged queries."""
-    from ddr.retrieval.beir import corpus_fingerprint, missing_note
+def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes, progress, hybrid=True, lexical_weight=0.5) -> dict:
+    """Every system's metrics on one collection's judged queries: dense, and (``hybrid``) fused with BM25."""
+    from ddr.retrieval.beir import corpus_fingerprint
     from ddr.retrieval.bm25 import bm25_run
     from ddr.retrieval.metrics import evaluate as score
 
@@ -139,30 +143,30 @@ def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes
     qids, qtexts = coll.judged_queries()
     fp = corpus_fingerprint(coll.corpus)
     selves = self_documents(coll, qids)
-    if coll.missing_documents:
-        notes.append(missing_note(coll.name, coll.missing_documents) + "; --strict refuses them")
-    if selves:
-        notes.append(
-            f"{coll.name}: {len(selves)} queries are documents of the corpus (same id and text); "
-            "each one's own document is dropped from its results (BEIR and MTEB's convention)"
-        )
+    _notes(coll, selves, notes)
     systems: dict[str, dict[str, float]] = {}
     dropped: dict[str, int] = {}
+    runs: dict[str, dict] = {}
 
-    def scored(name: str, run: dict[str, dict[str, float]]) -> None:
-        run, dropped[name] = drop_self_hits(run, selves)
-        systems[name] = score(coll.qrels, run)
+    def scored(name: str, run: dict[str, dict[str, float]], fused: bool = False) -> None:
+        if fused:  # fused from runs that no longer hold a query's own document
+            runs[name] = run
+        else:
+            runs[name], dropped[name] = drop_self_hits(run, selves)
+        systems[name] = score(coll.qrels, runs[name])
 
+    lexical = None
     for b in baselines:
         if b.startswith("bm25"):
             scored("BM25" if b == "bm25" else "BM25 (no stem)", bm25_run(doc_ids, doc_texts, qids, qtexts, k=DEPTH + 1, stem=b == "bm25"))
+    if hybrid:
+        lexical = runs.get("BM25") or drop_self_hits(bm25_run(doc_ids, doc_texts, qids, qtexts, k=DEPTH + 1), selves)[0]
     plain_p, encoded = passage_embeddings(reg, plain_encoder, doc_texts, general_key=IDENTITY, corpus=fp, progress=progress)
     if "plain" in baselines:
-        plain_q = plain_encoder.encode_queries(qtexts, route="plain").numpy()
-        scored("plain", _dense_run(plain_p, doc_ids, plain_q, qids))
+        scored("plain", _dense_run(plain_p, doc_ids, plain_encoder.encode_queries(qtexts, route="plain").numpy(), qids))
+    weights: dict[str, list[float]] = {}
     if state.general is None and not state.domains:
-        q = encoder.encode_queries(qtexts, route="none").numpy()
-        scored("DDR (= plain: no modules)", _dense_run(plain_p, doc_ids, q, qids))
+        scored("DDR (= plain: no modules)", _dense_run(plain_p, doc_ids, encoder.encode_queries(qtexts, route="none").numpy(), qids))
     else:
         ddr_p = plain_p
         if state.general is not None:
@@ -171,12 +175,46 @@ def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes
         for r in routes:
             chosen = _route_for(r, domains, state, fp, coll.name, notes, encoder.router is not None)
             if chosen is not None:
-                q = encoder.encode_queries(qtexts, route=chosen).numpy()
-                scored(f"DDR-{r}", _dense_run(ddr_p, doc_ids, q, qids))
+                q, w = encoder.encode_queries(qtexts, route=chosen, return_weights=True)
+                scored(f"DDR-{r}", _dense_run(ddr_p, doc_ids, q.numpy(), qids))
+                weights[f"DDR-{r}"] = _lexical_weights(encoder, w, lexical_weight)
+    if lexical is not None:
+        _hybrid(runs, lexical, weights, qids, scored)
     return {
         "queries": len(qids), "documents": len(doc_ids), "passages_encoded": encoded, "systems": systems,
         "missing_documents": len(coll.missing_documents), "self_hits": {"queries": len(selves), "dropped": dropped},
     }
+
+
+def _notes(coll, selves, notes) -> None:
+    from ddr.retrieval.beir import missing_note
+
+    if coll.missing_documents:
+        notes.append(missing_note(coll.name, coll.missing_documents) + "; --strict refuses them")
+    if selves:
+        notes.append(
+            f"{coll.name}: {len(selves)} queries are documents of the corpus (same id and text); "
+            "each one's own document is dropped from its results (BEIR and MTEB's convention)"
+        )
+
+
+def _lexical_weights(encoder, domain_weights, lexical_weight) -> list[float]:
+    from .search import ROUTED, lexical_weights
+
+    rows = [{n: float(x) for n, x in zip(encoder.domains, w)} for w in domain_weights]
+    if lexical_weight == ROUTED:
+        return lexical_weights(encoder.router, rows)
+    return [float(lexical_weight)] * len(rows)
+
+
+def _hybrid(runs, lexical, weights, qids, scored) -> None:
+    """BM25 fused with each dense system (min-max convex fusion; the plain baseline at the engines' 0.5)."""
+    from ddr.retrieval.fusion import convex
+
+    for name in [n for n in runs if n == "plain" or n.startswith("DDR")]:
+        w = weights.get(name)
+        per_query = {q: wq for q, wq in zip(qids, w)} if w else 0.5
+        scored(f"BM25 + {name}", convex(runs[name], lexical, per_query, DEPTH), fused=True)
 
 
 def _route_for(route, domains, state, fp, name, notes, has_router):

@@ -139,7 +139,7 @@ def _score(reg, current, module, collections: list[_Collection], progress: bool)
     import torch
 
     from ddr.modules import DDREncoder
-    from ddr.trainer.domain import rank_and_score
+    from ddr.trainer.domain import per_query_ndcg
 
     candidate = DDREncoder(current.backbone, module, config=current.config)
     with tempfile.TemporaryDirectory(prefix="ddr-general-") as tmp:
@@ -148,8 +148,8 @@ def _score(reg, current, module, collections: list[_Collection], progress: bool)
         key = folder_key(module.save(Path(tmp) / "module"))
     scores = []
     for c in collections:
-        before = rank_and_score(current.encode_queries(c.heldout.texts, route="none"), c.passages, c.doc_ids, c.heldout)
+        before = per_query_ndcg(current.encode_queries(c.heldout.texts, route="none"), c.passages, c.doc_ids, c.heldout)
         after_p = torch.from_numpy(passage_embeddings(reg, candidate, c.texts, general_key=key, corpus=c.fingerprint, progress=progress)[0])
-        after = rank_and_score(candidate.encode_queries(c.heldout.texts, route="none"), after_p, c.doc_ids, c.heldout)
-        scores.append(gate.Score(c.name, before, after))
+        after = per_query_ndcg(candidate.encode_queries(c.heldout.texts, route="none"), after_p, c.doc_ids, c.heldout)
+        scores.append(gate.compare(c.name, [before[q] for q in c.heldout.ids], [after[q] for q in c.heldout.ids]))
     return scores

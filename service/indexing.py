@@ -2,7 +2,8 @@
 
 A passage index depends on the backbone and the general prefix only. Its record stores both, so
 search can tell a stale index (built under another general version) from a current one, whatever
-happened to domains and routers since.
+happened to domains and routers since. Beside the faiss index, every index holds a BM25 index of
+the same corpus (bm25s, stemmed; it depends on the corpus only), so search can be hybrid.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from ddr.registry import IndexRecord, NotFoundError, Registry
 
 from . import live
 from .cache import passage_embeddings
+
+LEXICAL_FOLDER = "lexical"  # inside an index's folder: its BM25 side (indexes built before it existed lack it)
 
 
 class StaleIndexError(DdrError, RuntimeError):
@@ -31,6 +34,7 @@ def build_index(
     """
     from ddr.retrieval import index as faiss_index
     from ddr.retrieval.beir import collection_dirs, corpus_fingerprint, load_corpus
+    from ddr.retrieval.bm25 import LexicalIndex
 
     dirs = collection_dirs(data)
     if len(dirs) != 1:
@@ -45,10 +49,11 @@ def build_index(
     emb, encoded = passage_embeddings(reg, encoder, texts, general_key=state.general_key, corpus=fp, progress=progress)
     params = {
         "type": kind, "documents": len(ids), "dim": int(emb.shape[1]), "data": str(dirs[0].resolve()), "dtype": dtype,
-        "passage_max_length": encoder.config.passage_max_length, "general_key": state.general_key,
+        "passage_max_length": encoder.config.passage_max_length, "general_key": state.general_key, "lexical": "bm25s, stemmed",
     }
     with tempfile.TemporaryDirectory(prefix="ddr-index-") as tmp:
         folder = faiss_index.save(faiss_index.build(emb, kind), ids, [corpus[i]["title"][:100] for i in ids], Path(tmp) / "index")
+        LexicalIndex.build(texts).save(folder / LEXICAL_FOLDER)  # the same rows: hybrid search fuses the two
         record = reg.register_index(name, folder, encoder.backbone.spec.__dict__, fp, state.general_version, params, encoder.backbone.source)
     return record, encoded
 

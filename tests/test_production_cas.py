@@ -27,16 +27,18 @@ def _add(reg, name, three, tiny_path, **kw):
 
 def _during_router_fit(monkeypatch, action):
     """Run ``action`` once, while add-domain is between reading production and activating."""
-    real = service.fit_router
+    from ddr.service import routing
+
+    real = routing.fit
     calls = []
 
-    def racing(encoder, sets):
+    def racing(*args, **kwargs):
         if not calls:
             calls.append(1)
             action()
-        return real(encoder, sets)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "fit_router", racing)
+    monkeypatch.setattr(routing, "fit", racing)
 
 
 def test_rollback_during_add_domain_is_not_undone(reg, three, tiny_path, monkeypatch):

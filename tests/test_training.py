@@ -68,10 +68,12 @@ def test_add_two_domains(reg, domains, tiny_path, captured):
 def test_gate_refuses_harm(reg, domains, tiny_path, monkeypatch):
     alpha, beta = domains
     training.add_domain(reg, "alpha", data=str(alpha), config=FAST, backbone=tiny_path, progress=False, force=True)
-    real_fit = training.fit_router
+    from ddr.service import routing
 
-    def sabotage(encoder, sets):
-        router = real_fit(encoder, sets)
+    real_fit = routing.fit
+
+    def sabotage(encoder, modules, sets, kind):
+        router = real_fit(encoder, modules, sets, kind="linear")
         with torch.no_grad():  # every query to beta, whatever it looks like
             router.weight.zero_()
             router.bias.copy_(torch.tensor([0.0, 50.0]))
@@ -90,7 +92,7 @@ def test_gate_refuses_harm(reg, domains, tiny_path, monkeypatch):
             result.module.gates.fill_(3.0)
         return result
 
-    monkeypatch.setattr(training, "fit_router", sabotage)
+    monkeypatch.setattr(routing, "fit", sabotage)
     monkeypatch.setattr(domain_trainer, "train_domain", harmful)
     report = training.add_domain(reg, "beta", data=str(beta), config=FAST, backbone=tiny_path, progress=False)
     assert not report.activated

@@ -28,6 +28,7 @@ class DomainTrainConfig:
     patience: int = 3
     seed: int = 0
     query_max_length: int = 256
+    lexical_weight: float = 0.0  # > 0: train against the score fused with BM25 at this weight (hybrid search)
 
     def to_dict(self) -> dict:
         return asdict(self)

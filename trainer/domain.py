@@ -26,6 +26,28 @@ from .losses import multi_positive_info_nce
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Lexical:
+    """BM25's view of the training data: ``train`` is (n_train, n_docs), each row the query's BM25 scores
+    over the passages scaled to [0, 1]; ``heldout`` is BM25's run (top 100) for the held-out queries."""
+
+    train: torch.Tensor
+    heldout: dict[str, dict[str, float]]
+
+
+def lexical_view(doc_texts: list[str], doc_ids: list[str], train: QuerySet, heldout: QuerySet, depth: int = 1000) -> Lexical:
+    """BM25 over the corpus for the training queries (their top ``depth``, scaled per query) and the held-out ones."""
+    from ddr.retrieval.bm25 import LexicalIndex
+
+    index = LexicalIndex.build(doc_texts)
+    rows, scores = index.search(train.texts, depth)
+    matrix = torch.zeros(len(train), len(doc_ids))
+    for i, (r, sc) in enumerate(zip(rows, scores)):
+        top = float(max(sc.max(), 1e-9))
+        matrix[i, torch.as_tensor(r.astype("int64"))] = torch.as_tensor(sc, dtype=torch.float32) / top
+    return Lexical(matrix, index.run(doc_ids, heldout.ids, heldout.texts, 100))
+
+
 @dataclass
 class TrainResult:
     module: PrefixModule
@@ -34,17 +56,25 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
 
 
+def rank(queries: torch.Tensor, passages: torch.Tensor, doc_ids: list[str], query_ids: list[str], k: int = 100) -> dict[str, dict[str, float]]:
+    """The top ``k`` passages of every query (exact inner product), as a run."""
+    scores = queries.float() @ passages.float().T
+    top = scores.topk(min(k, passages.shape[0]), dim=-1)
+    return {q: {doc_ids[j]: float(s) for s, j in zip(vals.tolist(), idx.tolist())} for q, vals, idx in zip(query_ids, top.values, top.indices)}
+
+
 def rank_and_score(queries: torch.Tensor, passages: torch.Tensor, doc_ids: list[str], qs: QuerySet, k: int = 100) -> float:
     """nDCG@10 of ``queries`` (rows of ``qs``) against ``passages`` (exact inner product)."""
     from ddr.retrieval.metrics import evaluate
 
-    scores = queries @ passages.T
-    top = scores.topk(min(k, passages.shape[0]), dim=-1)
-    run = {
-        q: {doc_ids[j]: float(s) for s, j in zip(vals.tolist(), idx.tolist())}
-        for q, vals, idx in zip(qs.ids, top.values, top.indices)
-    }
-    return evaluate(qs.qrels, run)["nDCG@10"]
+    return evaluate(qs.qrels, rank(queries, passages, doc_ids, qs.ids, k))["nDCG@10"]
+
+
+def per_query_ndcg(queries: torch.Tensor, passages: torch.Tensor, doc_ids: list[str], qs: QuerySet, k: int = 100) -> dict[str, float]:
+    """nDCG@10 of every query of ``qs`` (the paired figures the gate compares)."""
+    from ddr.retrieval.metrics import per_query
+
+    return per_query(qs.qrels, rank(queries, passages, doc_ids, qs.ids, k))
 
 
 def _positives(qs: QuerySet, doc_index: dict[str, int]) -> list[list[int]]:
@@ -60,8 +90,12 @@ def train_domain(
     heldout: QuerySet,
     config: DomainTrainConfig,
     echo: Callable[[str], None] | None = None,
+    lexical: Lexical | None = None,
 ) -> TrainResult:
-    """Train ``module`` (added to ``encoder`` under its name) and return the best epoch's copy."""
+    """Train ``module`` (added to ``encoder`` under its name) and return the best epoch's copy.
+
+    With ``config.lexical_weight`` > 0 and ``lexical`` given, the loss is on the BM25-fused score and
+    the held-out figure that picks the epoch is the fused one (hybrid search is what it will serve)."""
     if module.name not in encoder.domain_modules:
         raise ValueError(f"module {module.name!r} must be loaded in the encoder")
     torch.manual_seed(config.seed)
@@ -79,9 +113,16 @@ def train_domain(
     route = f"prior:{module.name}"
     weights_row = encoder.full_weights(torch.tensor([[1.0 if n == module.name else 0.0 for n in encoder.domains]]), 1)
 
+    fused = lexical is not None and config.lexical_weight > 0
+
     def heldout_score() -> float:
+        from ddr.retrieval.fusion import convex
+        from ddr.retrieval.metrics import evaluate
+
         q = encoder.encode_queries(heldout.texts, route=route)
-        return rank_and_score(q, passages, doc_ids, heldout)
+        if not fused:
+            return rank_and_score(q, passages, doc_ids, heldout)
+        return evaluate(heldout.qrels, convex(rank(q, passages, doc_ids, heldout.ids), lexical.heldout, config.lexical_weight))["nDCG@10"]
 
     result = TrainResult(copy.deepcopy(module), 0, [heldout_score()])
     best, bad_epochs = result.heldout_ndcg[0], 0
@@ -93,7 +134,8 @@ def train_domain(
             batch = encoder.tokenize([train.texts[i] for i in rows], config.query_max_length)
             q = encoder.embed(batch["input_ids"], batch["attention_mask"], weights_row.expand(len(rows), -1), with_domains=True)
             # Multi-positive InfoNCE over the whole corpus: every judged passage of the query is a positive.
-            loss = multi_positive_info_nce(q, passages, [positives[i] for i in rows], config.temperature)
+            lex = lexical.train[rows] if fused else None
+            loss = multi_positive_info_nce(q, passages, [positives[i] for i in rows], config.temperature, lex, config.lexical_weight)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

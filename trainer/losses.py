@@ -16,10 +16,20 @@ def info_nce(queries: torch.Tensor, passages: torch.Tensor, positives: torch.Ten
     return F.cross_entropy(logits, positives)
 
 
-def multi_positive_info_nce(queries: torch.Tensor, passages: torch.Tensor, positives: list[list[int]], temperature: float = 0.05) -> torch.Tensor:
+def multi_positive_info_nce(
+    queries: torch.Tensor, passages: torch.Tensor, positives: list[list[int]], temperature: float = 0.05,
+    lexical: torch.Tensor | None = None, lexical_weight: float = 0.0,
+) -> torch.Tensor:
     """InfoNCE where every judged passage of a query is a positive: ``positives[i]`` lists query i's
-    positive columns of ``passages`` (typically a whole cached corpus, every other row a negative)."""
-    logits = queries @ passages.T / temperature
+    positive columns of ``passages`` (typically a whole cached corpus, every other row a negative).
+
+    With ``lexical`` (the rows' BM25 scores over the same passages, each row scaled to [0, 1]), the
+    score trained is the fused one, ``(1 - w) * dense + w * lexical``: the module learns what BM25
+    does not already get right."""
+    scores = queries @ passages.T
+    if lexical is not None and lexical_weight > 0:
+        scores = (1 - lexical_weight) * scores + lexical_weight * lexical
+    logits = scores / temperature
     mask = torch.zeros_like(logits, dtype=torch.bool)
     for r, cols in enumerate(positives):
         mask[r, cols] = True

@@ -67,3 +67,23 @@ def fit_router(
             threshold = float(torch.quantile(router.confidence(reps), abstain_quantile))
         router.config = RouterConfig(**{**config.to_dict(), "abstain_threshold": threshold})
     return router
+
+
+def fit_knn_router(
+    reps: torch.Tensor, gains: torch.Tensor, domains: Sequence[str], input: str = "tokens", backbone: dict[str, Any] | None = None,
+    k: int = 16, margin: float = 0.02,
+) -> Router:
+    """A knn router over training queries ``reps`` (N, dim) with each module's nDCG@10 gain over the
+    general prefix on each of them (``gains``, (N, len(domains))). Defaults chosen on held-out queries
+    of the seven collections (benchmarks/quality_lab.py)."""
+    reps, gains = reps.float(), gains.float()
+    config = RouterConfig(
+        domains=list(domains), input=input, input_dim=reps.shape[1], backbone=backbone or {}, kind="knn", k=k, margin=margin,
+        examples=reps.shape[0],
+    )
+    router = Router(config)
+    with torch.no_grad():
+        router.center.copy_(reps.mean(0))
+        router.keys.copy_(F.normalize(reps - router.center, dim=-1))
+        router.gains.copy_(gains)
+    return router

@@ -1,0 +1,87 @@
+"""Fitting the router over the live domains (add-domain, update-domain, retrain-router).
+
+Two kinds (see :mod:`ddr.modules.router`): ``knn`` (the default) keeps every live domain's training
+queries with each module's nDCG@10 gain over the general prefix on them, measured here against
+each domain's passages (the whole new corpus, the earlier domains' stored gate data); ``linear`` is
+a domain classifier fitted on which collection each training query came from.
+
+The router also carries a lexical weight per domain for hybrid search, fitted on the domain's
+held-out queries when it is added (shrunk toward the engines' 0.5 by the held-out set's size: on
+a handful of queries a fitted weight is mostly noise) and kept from the router before for domains
+that were already live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from ddr.modules.config import DEFAULT_ROUTER_KIND as DEFAULT_KIND
+from ddr.modules.config import ROUTER_KINDS as KINDS
+
+from .domain_data import DomainData
+
+NEUTRAL_WEIGHT = 0.5  # the engines' default lexical weight; also the abstention weight
+SHRINK_QUERIES = 100  # a fitted weight counts n / (n + this) against the neutral one
+
+
+def representations(encoder, texts: list[str]) -> torch.Tensor:
+    """The router's input for ``texts``: the mean input word embedding (no transformer pass)."""
+    batch = encoder.tokenize(texts, encoder.config.query_max_length)
+    with torch.no_grad():
+        return encoder.token_mean(batch["input_ids"], batch["attention_mask"])
+
+
+def utility(modules, sets: list[DomainData]) -> torch.Tensor:
+    """(all training queries, modules): each module's nDCG@10 gain over the general prefix on each query,
+    against the query's own domain's passages. ``modules`` is an encoder holding the domain modules."""
+    from ddr.trainer.domain import per_query_ndcg
+
+    def scores(d: DomainData, route: str) -> torch.Tensor:
+        got = per_query_ndcg(modules.encode_queries(d.train.texts, route=route), d.passages, d.doc_ids, d.train)
+        return torch.tensor([got[q] for q in d.train.ids])
+
+    rows = []
+    for d in sets:
+        base = scores(d, "none")
+        rows.append(torch.stack([scores(d, f"prior:{m}") - base for m in modules.domains], dim=1))
+    return torch.cat(rows)
+
+
+def fit(encoder, modules, sets: list[DomainData], *, kind: str = DEFAULT_KIND):
+    """A router over ``modules.domains`` (one per set, same order), fitted on the sets' training queries."""
+    from ddr.trainer.router import fit_knn_router, fit_router
+
+    if kind not in KINDS:
+        raise ValueError(f"router kind must be one of {KINDS}, got {kind!r}")
+    reps = torch.cat([representations(encoder, d.train.texts) for d in sets])
+    backbone = dict(encoder.backbone.spec.__dict__)
+    names = [d.name for d in sets]
+    if kind == "linear":
+        labels = torch.cat([torch.full((len(d.train),), i) for i, d in enumerate(sets)])
+        return fit_router(reps, labels, names, backbone=backbone)
+    return fit_knn_router(reps, utility(modules, sets), names, backbone=backbone)
+
+
+def with_lexical_weights(router, previous, new: DomainData, new_weight: float):
+    """``router`` carrying a lexical weight per domain: ``new_weight`` for the new domain, the previous
+    router's for the others (the neutral weight where it had none)."""
+    old = dict(zip(previous.domains, previous.config.lexical_weights)) if previous is not None and previous.config.lexical_weights else {}
+    weights = [new_weight if name == new.name else old.get(name, NEUTRAL_WEIGHT) for name in router.domains]
+    router.config = replace(router.config, lexical_weights=weights, lexical_weight=previous.config.lexical_weight if previous else NEUTRAL_WEIGHT)
+    return router
+
+
+def fit_lexical_weight(candidate, new: DomainData) -> tuple[float, float]:
+    """The new domain's lexical weight on its held-out queries (prior routing, whole corpus), shrunk toward
+    the neutral weight; returns (shrunk weight, weight as fitted)."""
+    from ddr.retrieval.bm25 import LexicalIndex
+    from ddr.retrieval.fusion import fit_weight
+    from ddr.trainer.domain import rank
+
+    dense = rank(candidate.encode_queries(new.heldout.texts, route=f"prior:{new.name}"), new.passages, new.doc_ids, new.heldout.ids)
+    lexical = LexicalIndex.build(new.texts).run(new.doc_ids, new.heldout.ids, new.heldout.texts)
+    fitted, _ = fit_weight(dense, lexical, new.heldout.qrels)
+    n = len(new.heldout)
+    return round(NEUTRAL_WEIGHT + (fitted - NEUTRAL_WEIGHT) * n / (n + SHRINK_QUERIES), 3), fitted
