@@ -1,29 +1,33 @@
 """The continual-learning benchmark: seven domains added one after another, through the library.
 
-    python benchmarks/continual.py [--data ../shared/data/beir] [--quick]
+    python benchmarks/continual.py [--data ../shared/data/beir] [--dtype auto] [--quick]
 
 One registry home in a temp dir (SQLite), the default backbone, and the library calls the CLI
-makes (``train-general``, then ``add-domain`` per collection, gate included):
+makes (``train-general``, then ``add-domain`` per collection, the product's gate included):
 
-1. baselines: BM25 (with and without stemming) and the plain backbone (its passages cached);
-2. ``train-general`` on the union of the train splits (no unsupervised title->text pairs);
+1. baselines: BM25 (with and without stemming), the plain backbone, and the two fused (BM25 +
+   plain, min-max convex at 0.5 and RRF): what a search engine offers without ddr;
+2. ``train-general`` on the union of the train splits (collections balanced, title -> text pairs);
 3. ``add-domain`` for each collection in ORDER; after each, every collection added so far is
-   scored on its **test** split under prior, top-k and soft routing (the forgetting matrix);
-4. final table: BM25, BM25 no stem, plain, general only, DDR-prior/topk/soft, and a full
-   fine-tune of the query encoder per collection on the same training queries (the reference);
-   router accuracy on test queries, parameters, wall time and passages encoded per phase;
-5. leave-one-out zero-shot: each collection scored with top-k routing over the other six
-   domains (router refit without it), against the plain backbone.
+   scored on its **test** split under prior and top-k routing, dense and hybrid (the forgetting
+   matrices);
+4. final table: every baseline, DDR-prior/topk/soft dense, BM25 + DDR-prior/topk hybrid (at 0.5,
+   and top-k at the router's learned weights), and a full fine-tune of the query encoder per
+   collection on the same training queries (dense and fused with BM25), with the fine-tune
+   comparison split into test queries whose relevant documents were training positives and the
+   others; the router's routing on test queries; parameters; wall time and passages per phase;
+5. leave-one-out zero-shot: each collection scored with top-k routing over the other six domains
+   (the final router without it), against the plain backbone, dense and hybrid.
 
-Every passage encoding goes through ``DDREncoder.encode_passages``, which this script counts, so
-"adding a domain encodes no passage of an earlier domain" is checked, not assumed. Writes
-``benchmarks/results/continual.json``, ``continual.md`` and two PNG plots.
+Encoding runs in bf16 where the CPU has bf16 units (``--dtype auto``; training stays fp32). Every
+passage encoding goes through ``DDREncoder.encode_passages``, which this script counts. Writes
+``benchmarks/results/continual.json``, ``continual.md`` and two PNG plots; n (queries) is recorded
+for every collection and split.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import random
 import shutil
@@ -35,9 +39,13 @@ from types import SimpleNamespace
 
 import torch
 
+from ddr.trainer.config import DomainTrainConfig, GeneralTrainConfig
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_DATA, RESULTS, machine, write
-from continual_report import checks, markdown, plots
+from common import DEFAULT_DATA, RESULTS, write
+from continual_eval import dense_run, finetune_query_encoder, hybrid, ndcg, rrf, zero_shot
+from continual_parts import addition, final_rows, finetune_split, forgetting_rows, parameters, results, routing_report
+from continual_report import markdown, plots
 
 ORDER = ["scifact", "nfcorpus", "cranfield", "cisi", "cacm", "npl", "lisa"]
 INSTRUCTIONS = {
@@ -50,6 +58,7 @@ INSTRUCTIONS = {
     "lisa": "Library and information science requests (upper case); retrieve LISA abstracts.",
 }
 ROUTES = ("prior", "topk", "soft")
+MATRICES = ("prior", "topk", "hybrid topk")
 
 
 class PassageCounter:
@@ -107,83 +116,63 @@ def test_set(coll):
     return QuerySet(qids, qtexts, {q: {d: g for d, g in coll.qrels[q].items() if g > 0} for q in qids})
 
 
-def score(queries: torch.Tensor, c) -> float:
-    from ddr.trainer.domain import rank_and_score
+def auto_dtype() -> str:
+    """bf16 where the CPU has bf16 units (AVX512-BF16 or AMX) or on a GPU, else fp32."""
+    from common import cpu_info
 
-    return round(100 * rank_and_score(queries, c.passages, c.doc_ids, c.test), 2)
-
-
-def finetune_query_encoder(backbone, c, passages, epochs: int, lr: float = 2e-5, batch: int = 32, temperature: float = 0.05, seed: int = 0):
-    """Full fine-tune of a copy of the query encoder (passages fixed), the same multi-positive
-    InfoNCE over the whole corpus as the domain trainer, best epoch on the same held-out queries."""
-    from ddr.modules import DDREncoder
-    from ddr.trainer.domain import rank_and_score
-    from ddr.trainer.losses import multi_positive_info_nce
-
-    model = copy.deepcopy(backbone.model)
-    enc = DDREncoder(type(backbone)(model, backbone.tokenizer, backbone.pooling, backbone.spec))
-    doc_index = {d: i for i, d in enumerate(c.doc_ids)}
-    positives = [[doc_index[d] for d in c.train.qrels[q] if d in doc_index] for q in c.train.ids]
-    rows = [i for i, p in enumerate(positives) if p]
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
-
-    def heldout() -> float:
-        model.eval()
-        return rank_and_score(enc.encode_queries(c.heldout.texts, route="plain"), passages, c.doc_ids, c.heldout)
-
-    best, best_state, curve = heldout(), copy.deepcopy(model.state_dict()), []
-    curve.append(best)
-    for _ in range(epochs):
-        model.train()
-        for p in model.parameters():
-            p.requires_grad_(True)
-        order = [rows[i] for i in torch.randperm(len(rows), generator=gen).tolist()]
-        for s in range(0, len(order), batch):
-            idx = order[s : s + batch]
-            b = backbone.tokenizer([c.train.texts[i] for i in idx], truncation=True, max_length=256, padding=True, return_tensors="pt")
-            q = backbone.pooling(model(**b).last_hidden_state, b["attention_mask"])
-            loss = multi_positive_info_nce(q, passages, [positives[i] for i in idx], temperature)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        for p in model.parameters():
-            p.requires_grad_(False)
-        curve.append(heldout())
-        if curve[-1] > best:
-            best, best_state = curve[-1], copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
-    model.eval()
-    return enc, [round(100 * x, 2) for x in curve]
+    if torch.cuda.is_available() or {"avx512_bf16", "amx_bf16"} & cpu_info()[1]:
+        return "bfloat16"
+    return "float32"
 
 
-def main() -> None:
+def arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--collections", default=",".join(ORDER), help="comma-separated, in the order they are added")
+    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"], help="encoding precision (training stays fp32)")
     parser.add_argument("--general-epochs", type=int, default=1)
-    parser.add_argument("--general-max-steps", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=10, help="add-domain epochs (early stopping on held-out queries)")
+    parser.add_argument("--general-per-collection", type=int, default=400, help="triples per collection (balanced); 0: every query once")
+    parser.add_argument("--general-title-pairs", type=int, default=200, help="title -> text pairs per collection with titles")
+    parser.add_argument("--epochs", type=int, default=DomainTrainConfig().epochs, help="add-domain epochs (early stopping on held-out)")
+    parser.add_argument("--patience", type=int, default=DomainTrainConfig().patience)
     parser.add_argument("--ft-epochs", type=int, default=3, help="query-encoder fine-tune epochs (best on held-out kept)")
     parser.add_argument("--quick", action="store_true", help="smoke run on small slices (figures meaningless)")
     parser.add_argument("--name", default="continual", help="results file stem")
     parser.add_argument("--cache", type=Path, default=None, help="seed the embedding cache from this folder (a kept cache of an earlier run)")
-    args = parser.parse_args()
+    parser.add_argument("--keep-cache", type=Path, default=None, help="copy this run's embedding cache out")
+    return parser.parse_args()
 
-    from ddr.modules import DDREncoder
-    from ddr.registry import Registry
+
+def load(data: Path, names: list[str]) -> dict:
     from ddr.retrieval.beir import corpus_fingerprint, load_collection
     from ddr.retrieval.bm25 import bm25_run
-    from ddr.retrieval.metrics import evaluate as ir_eval
-    from ddr.service import live, routing
+    from ddr.trainer.data import train_and_heldout
+
+    C = {}
+    for n in names:
+        coll = load_collection(data / n, "test")
+        doc_ids, texts = coll.passage_texts()
+        train, heldout, _ = train_and_heldout(data / n)
+        test = test_set(coll)
+        C[n] = SimpleNamespace(
+            name=n, folder=data / n, doc_ids=doc_ids, texts=texts, fp=corpus_fingerprint(coll.corpus), coll=coll, test=test,
+            train=train, heldout=heldout, passages=None, bm25=bm25_run(doc_ids, texts, test.ids, test.texts),
+            bm25_nostem=bm25_run(doc_ids, texts, test.ids, test.texts, stem=False),
+        )
+    return C
+
+
+def main() -> None:
+    args = arguments()
+    from ddr.modules import DDREncoder, EncoderConfig, load_backbone
+    from ddr.registry import Registry
+    from ddr.service import live
     from ddr.service.cache import IDENTITY, files_key, passage_embeddings
     from ddr.service.domain import add_domain
     from ddr.service.general import train_general
-    from ddr.trainer.config import DomainTrainConfig, GeneralTrainConfig
-    from ddr.trainer.data import train_and_heldout
 
     names = [n for n in args.collections.split(",") if n]
+    dtype = auto_dtype() if args.dtype == "auto" else args.dtype
     tmp = Path(tempfile.mkdtemp(prefix="ddr-continual-"))
     counter = PassageCounter()
     phases: dict[str, dict] = {}
@@ -204,194 +193,87 @@ def main() -> None:
 
         # 0. data and baselines --------------------------------------------------------------
         t0, e0 = time.perf_counter(), counter.total
-        C: dict[str, SimpleNamespace] = {}
-        for n in names:
-            coll = load_collection(data / n, "test")
-            doc_ids, texts = coll.passage_texts()
-            train, heldout, _ = train_and_heldout(data / n)
-            C[n] = SimpleNamespace(
-                name=n, folder=data / n, doc_ids=doc_ids, texts=texts, fp=corpus_fingerprint(coll.corpus), coll=coll,
-                test=test_set(coll), train=train, heldout=heldout, passages=None,
-            )
-        table: dict[str, dict[str, float]] = {n: {} for n in names}
-        for n, c in C.items():
-            qids, qtexts = c.coll.judged_queries()
-            for label, stem in (("BM25", True), ("BM25 (no stem)", False)):
-                run = bm25_run(c.doc_ids, c.texts, qids, qtexts, stem=stem)
-                table[n][label] = round(100 * ir_eval(c.coll.qrels, run)["nDCG@10"], 2)
+        C = load(data, names)
+        table: dict[str, dict[str, float]] = {n: {"BM25": ndcg(c.bm25, c), "BM25 (no stem)": ndcg(c.bm25_nostem, c)} for n, c in C.items()}
         phase("bm25", t0, e0)
-
         t0, e0 = time.perf_counter(), counter.total
-        from ddr.modules import load_backbone
-
         backbone = load_backbone()
-        plain = DDREncoder(backbone)
-        plain_passages = {}
+        plain = DDREncoder(backbone, config=EncoderConfig(dtype=dtype))
+        plain_passages, plain_runs = {}, {}
         for n, c in C.items():
             emb, _ = passage_embeddings(reg, plain, c.texts, general_key=IDENTITY, corpus=c.fp, progress=False)
-            plain_passages[n] = torch.from_numpy(emb)
-            c.passages = plain_passages[n]
-            table[n]["plain"] = score(plain.encode_queries(c.test.texts, route="plain"), c)
+            c.passages = plain_passages[n] = torch.from_numpy(emb)
+            plain_runs[n] = dense_run(plain.encode_queries(c.test.texts, route="plain"), c)
+            table[n].update({"plain": ndcg(plain_runs[n], c), "BM25 + plain": ndcg(hybrid(plain_runs[n], c), c),
+                             "BM25 + plain (RRF)": ndcg(rrf(plain_runs[n], c), c)})
         phase("plain backbone (encode every corpus, score)", t0, e0)
 
         # 1. train-general ---------------------------------------------------------------------
         t0, e0 = time.perf_counter(), counter.total
-        gcfg = GeneralTrainConfig(epochs=args.general_epochs, max_steps=args.general_max_steps)
-        greport = train_general(reg, [str(C[n].folder) for n in names], config=gcfg, progress=False, echo=print)
+        gcfg = GeneralTrainConfig(epochs=args.general_epochs, per_collection=args.general_per_collection, title_pairs=args.general_title_pairs)
+        greport = train_general(reg, [str(C[n].folder) for n in names], config=gcfg, progress=False, echo=print, dtype=dtype)
         print(greport.table(), flush=True)
         phase("train-general", t0, e0)
-        general_key = files_key(greport.module.files)
-        general_enc = DDREncoder(backbone, live.load_encoder(reg, live.ActiveState(None, greport.module), with_domains=False).general)
+        general_enc = DDREncoder(backbone, live.load_encoder(reg, live.ActiveState(None, greport.module), with_domains=False).general,
+                                 config=EncoderConfig(dtype=dtype))
         for n, c in C.items():  # the candidate's passages were cached by train-general: nothing is encoded here
-            emb, _ = passage_embeddings(reg, general_enc, c.texts, general_key=general_key, corpus=c.fp, progress=False)
-            p = torch.from_numpy(emb)
-            c.passages = p
-            table[n]["general only"] = score(general_enc.encode_queries(c.test.texts, route="none"), c)
+            emb, _ = passage_embeddings(reg, general_enc, c.texts, general_key=files_key(greport.module.files), corpus=c.fp, progress=False)
+            c.passages = torch.from_numpy(emb)
+            table[n]["general only"] = ndcg(dense_run(general_enc.encode_queries(c.test.texts, route="none"), c), c)
             if not greport.activated:
                 c.passages = plain_passages[n]
 
-        # 2. add-domain, one after another; the forgetting matrix -----------------------------
-        matrix: dict[str, list[dict]] = {r: [] for r in ROUTES}
+        # 2. add-domain, one after another; the forgetting matrices ---------------------------
+        dcfg = DomainTrainConfig(epochs=args.epochs, patience=args.patience)
+        matrix: dict[str, list[dict]] = {r: [] for r in MATRICES}
         additions = []
         for k, n in enumerate(names):
             t0, e0 = time.perf_counter(), counter.total
-            rep = add_domain(reg, n, data=str(C[n].folder), instruction=INSTRUCTIONS.get(n, ""), config=DomainTrainConfig(epochs=args.epochs), progress=False)
+            rep = add_domain(reg, n, data=str(C[n].folder), instruction=INSTRUCTIONS.get(n, ""), config=dcfg, progress=False, dtype=dtype)
             print(rep.table(), flush=True)
             phase(f"add-domain {n}", t0, e0)
             state = live.resolve(reg)
-            enc = live.load_encoder(reg, state)
-            live_names = [d.name for d in state.domains]
-            additions.append({
-                "domain": n, "activated": rep.activated, "reasons": rep.reasons, "router_version": rep.router_version,
-                "best_epoch": rep.module.metrics["best_epoch"], "heldout_curve": [round(100 * x, 2) for x in rep.module.metrics["heldout_curve"]],
-                "seconds": phases[f"add-domain {n}"]["seconds"], "passages_encoded": phases[f"add-domain {n}"]["passages_encoded"],
-                "live": live_names,
-            })
-            for r in ROUTES:
-                row = {}
-                for m in names[: k + 1]:
-                    c = C[m]
-                    if r == "prior":
-                        route = f"prior:{m}" if m in live_names else "none"
-                    elif enc.router is None:
-                        route = "none"
-                    else:
-                        route = r
-                    row[m] = score(enc.encode_queries(c.test.texts, route=route), c)
+            enc = live.load_encoder(reg, state, dtype=dtype)
+            additions.append(addition(rep, phases[f"add-domain {n}"], [d.name for d in state.domains]))
+            for r, row in forgetting_rows(enc, C, names[: k + 1], [d.name for d in state.domains]).items():
                 matrix[r].append(row)
-            print(f"after {n}: " + "  ".join(f"{r}: {matrix[r][-1]}" for r in ROUTES), flush=True)
+            print(f"after {n}: " + "  ".join(f"{r}: {matrix[r][-1]}" for r in MATRICES), flush=True)
 
-        # 3. final table, router accuracy, parameters -----------------------------------------
+        # 3. final table, routing, parameters ---------------------------------------------------
         t0 = time.perf_counter()
-        for r in ROUTES:
-            for n in names:
-                table[n][f"DDR-{r}"] = matrix[r][-1][n]
-        router_eval = {"correct": 0, "abstained": 0, "queries": 0, "per_collection": {}}
-        if enc.router is not None:
-            for n in names:
-                batch = enc.tokenize(C[n].test.texts, enc.config.query_max_length)
-                with torch.no_grad():
-                    x = enc.token_mean(batch["input_ids"], batch["attention_mask"])
-                    pred = enc.router.logits(x).argmax(-1)
-                    abst = enc.router.abstains(x)
-                truth = enc.router.domains.index(n) if n in enc.router.domains else -1
-                ok = int((pred == truth).sum())
-                router_eval["per_collection"][n] = {"accuracy": round(100 * ok / len(pred), 1), "abstained": round(100 * float(abst.float().mean()), 1)}
-                router_eval["correct"] += ok
-                router_eval["abstained"] += int(abst.sum())
-                router_eval["queries"] += len(pred)
-        router_eval["accuracy"] = round(100 * router_eval["correct"] / max(1, router_eval["queries"]), 1)
-        live_rows = [(n, C[n].test) for n in names if enc.router is not None and n in enc.router.domains]
-        n_live = sum(len(t) for _, t in live_rows)
-        router_eval["accuracy_live_domains"] = round(
-            sum(router_eval["per_collection"][n]["accuracy"] * len(t) for n, t in live_rows) / max(1, n_live), 1
-        )
-        router_eval["abstained_pct"] = round(100 * router_eval["abstained"] / max(1, router_eval["queries"]), 1)
-        backbone_params = sum(p.numel() for p in backbone.model.parameters())
-        module_params = {m.name: sum(p.numel() for p in m.parameters()) for m in enc.domain_modules.values()}
-        general_params = sum(p.numel() for p in enc.general.parameters()) if enc.general is not None else 0
-        router_params = sum(p.numel() for p in enc.router.parameters()) if enc.router is not None else 0
-        params = {
-            "backbone": backbone_params,
-            "general": general_params,
-            "per_domain": module_params,
-            "router": router_params,
-            "per_domain_pct_of_backbone": round(100 * max(module_params.values(), default=0) / backbone_params, 3),
-            "total_trainable": general_params + sum(module_params.values()) + router_params,
-        }
-        params["total_pct_of_backbone"] = round(100 * params["total_trainable"] / backbone_params, 3)
+        live_names = [d.name for d in live.resolve(reg).domains]
+        final_rows(enc, C, names, live_names, table)
+        router_eval = routing_report(enc, C, names, table)
+        params = parameters(backbone, enc)
         phase("final evaluation", t0, counter.total)
 
         # 4. reference: full fine-tune of the query encoder, per collection ----------------------
         t0, e0 = time.perf_counter(), counter.total
-        ft_curves = {}
+        ft_curves, split = {}, {}
         for n, c in C.items():
             c_plain = SimpleNamespace(**{**vars(c), "passages": plain_passages[n]})
             ft, ft_curves[n] = finetune_query_encoder(backbone, c_plain, plain_passages[n], args.ft_epochs)
-            table[n]["query-encoder fine-tune"] = score(ft.encode_queries(c.test.texts, route="plain"), c_plain)
-            print(f"fine-tune {n}: held-out curve {ft_curves[n]} test {table[n]['query-encoder fine-tune']}", flush=True)
+            ft_run = dense_run(ft.encode_queries(c.test.texts, route="plain"), c_plain)
+            table[n]["query-encoder fine-tune"] = ndcg(ft_run, c)
+            table[n]["BM25 + fine-tune"] = ndcg(hybrid(ft_run, c), c)
+            split[n] = finetune_split(enc, c, ft_run, plain_runs[n])
+            print(f"fine-tune {n}: held-out curve {ft_curves[n]} test {table[n]['query-encoder fine-tune']}; split {split[n]}", flush=True)
         phase("query-encoder fine-tune (reference)", t0, e0)
 
         # 5. leave-one-out zero-shot ------------------------------------------------------------
         t0, e0 = time.perf_counter(), counter.total
-        zero_shot = {}
-        for n in names:
-            others = [m for m in enc.domains if m != n]
-            if not others:
-                continue
-            sets = [SimpleNamespace(name=m, train=C[m].train) for m in others]
-            router = routing.fit(enc, None, sets, kind="linear")
-            loo = DDREncoder(backbone, enc.general, [enc.domain_modules[m] for m in others], router, enc.config)
-            c = C[n]
-            q, w = loo.encode_queries(c.test.texts, route="topk", return_weights=True)
-            zero_shot[n] = {
-                "plain": table[n]["plain"],
-                "general only": table[n]["general only"] if greport.activated else table[n]["plain"],
-                "DDR-topk (never added)": score(q, c),
-                "abstained_pct": round(100 * float((w.sum(-1) == 0).float().mean()), 1),
-            }
-            zero_shot[n]["delta_vs_plain"] = round(zero_shot[n]["DDR-topk (never added)"] - zero_shot[n]["plain"], 2)
-            print(f"zero-shot {n}: {zero_shot[n]}", flush=True)
+        zs = zero_shot(enc, C, names, table)
         phase("leave-one-out zero-shot", t0, e0)
-
-        systems = ["BM25", "BM25 (no stem)", "plain", "general only", "DDR-prior", "DDR-topk", "DDR-soft", "query-encoder fine-tune"]
-        average = {s: round(sum(table[n][s] for n in names) / len(names), 2) for s in systems}
-        total = round(time.perf_counter() - clock, 1)
-        out = {
-            "benchmark": "continual",
-            "command": "python benchmarks/continual.py" + (" --quick" if args.quick else "") + (" --cache DIR" if args.cache else ""),
-            "cache_seeded": bool(args.cache),
-            "quick": args.quick,
-            "order": names,
-            "machine": machine(),
-            "settings": {
-                "general": gcfg.to_dict(), "domain": DomainTrainConfig(epochs=args.epochs).to_dict(), "ft_epochs": args.ft_epochs,
-                "ft_lr": 2e-5, "dtype": "float32", "passage_max_length": plain.config.passage_max_length,
-            },
-            "general": {
-                "activated": greport.activated, "reasons": greport.reasons, "steps": greport.steps,
-                "heldout": [{"collection": s.name, "before": round(100 * s.before, 2), "after": round(100 * s.after, 2), "delta": round(s.delta, 2)} for s in greport.scores],
-            },
-            "table": table,
-            "average": average,
-            "forgetting_matrix": matrix,
-            "additions": additions,
-            "router_test": router_eval,
-            "parameters": params,
-            "zero_shot": zero_shot,
-            "finetune_heldout_curves": ft_curves,
-            "phases": phases,
-            "total_seconds": total,
-            "passages_in_collections": sum(len(c.doc_ids) for c in C.values()),
-        }
-        out["checks"] = checks(out)
+        if args.keep_cache:
+            shutil.copytree(reg.home / "cache" / "embeddings", args.keep_cache, dirs_exist_ok=True)
+        out = results(args, names, C, dtype, gcfg, dcfg, greport, table, matrix, additions, router_eval, params, zs, ft_curves, split, phases, clock)
         stem = args.name + ("_quick" if args.quick else "")
         path = write(stem, out)
         md = markdown(out)
         (RESULTS / f"{stem}.md").write_text(md)
         plots(out, RESULTS / f"{stem}_matrix.png", RESULTS / f"{stem}_bars.png")
         print(md)
-        print(f"wrote {path}; total {total:.0f} s")
+        print(f"wrote {path}; total {out['total_seconds']:.0f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -139,7 +139,8 @@ def evaluate_all(data, order) -> dict:
     weight["none"], _ = fit_weight(pooled_dense, pooled_bm25, pooled_qrels)
     sizes = {f"prior:{n}": len(data[n]["heldout"]["qs"]) for n in order} | {"none": len(pooled_qrels)}
     shrunk = {r: round(0.5 + (w - 0.5) * sizes[r] / (sizes[r] + 100), 3) for r, w in weight.items()}
-    results = {"lexical_weights": weight, "lexical_weights_shrunk": shrunk, "splits": {}}
+    results = {"lexical_weights": weight, "lexical_weights_shrunk": shrunk, "splits": {},
+               "n": {n: {split: len(data[n][split]["qs"]) for split in ("train", "heldout", "test")} for n in order}}
     for split in ("heldout", "test"):
         rows = {"BM25": _mean(data, order, split, {n: data[n][split]["bm25"] for n in order})}
         for name, choose in choices.items():

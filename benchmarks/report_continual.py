@@ -1,4 +1,4 @@
-"""The continual benchmark's sections of ``docs/benchmarks.md``: ``continual.json`` and ``continual_top2_cold.json``.
+"""The continual benchmark's sections of ``docs/benchmarks.md``: ``continual.json`` (the current run), ``continual_v1.json`` (the first recipe) and ``continual_top2_cold.json``.
 
 Loaded by ``benchmarks/report_docs.py``, which renders the whole document (see its docstring); the helpers are in
 ``report_common.py``. ``report`` below is ``benchmarks/continual_report.py``, whose ``checks()`` the targets table re-runs.
@@ -152,7 +152,7 @@ def continual_forgetting(doc: Doc, file: str) -> None:
         "",
         "Test nDCG@10 × 100 of every collection added so far, after each addition (row), under top-k routing.",
         "Under `prior` routing " + ("every earlier collection's score stayed the same to the last recorded digit after every addition."
-                                     if unchanged else "some earlier collection's score changed (see `results/continual.md`)."),
+                                     if unchanged else "some earlier collection's score changed (see `results/continual_v1.md`)."),
         "",
     )
     topk = out["forgetting_matrix"]["topk"]
@@ -173,8 +173,8 @@ def continual_forgetting(doc: Doc, file: str) -> None:
         doc.add("Largest top-k drops below a collection's own earlier score: "
                 + "; ".join(f"{n} {f(-d)} ({f(p)} → {f(last)} at the end)" for d, n, p, last in drops[:3])
                 + f". The target was at most {f(out['checks']['topk_worst_drop']['target'])}.", "")
-    doc.add("The prior and soft matrices are in [`benchmarks/results/continual.md`](../benchmarks/results/continual.md) "
-            "(`python benchmarks/continual_report.py benchmarks/results/continual.json` re-renders it and the plots).", "")
+    doc.add("The prior and soft matrices are in [`benchmarks/results/continual_v1.md`](../benchmarks/results/continual_v1.md) "
+            "(`python benchmarks/continual_report.py benchmarks/results/continual_v1.json` re-renders it and the plots).", "")
 
 
 def continual_router(doc: Doc, file: str) -> None:
@@ -245,8 +245,8 @@ def continual_costs(doc: Doc, file: str, report) -> None:
 
 
 def continual(doc: Doc, report) -> None:
-    """The current continual run, ``continual.json``; ``report`` is ``benchmarks/continual_report.py``."""
-    file = "continual.json"
+    """The first recipe's continual run, ``continual_v1.json``; ``report`` is ``benchmarks/continual_report.py``."""
+    file = "continual_v1.json"
     continual_intro(doc, file)
     continual_gates(doc, file)
     continual_forgetting(doc, file)
@@ -257,7 +257,7 @@ def continual(doc: Doc, report) -> None:
 
 def continual_cold(doc: Doc) -> None:
     file = "continual_top2_cold.json"
-    cold, cur = doc.data[file], doc.data.get("continual.json")
+    cold, cur = doc.data[file], doc.data.get("continual_v1.json")
     live = [a["domain"] for a in cold["additions"] if a["activated"]]
     refused = [a for a in cold["additions"] if not a["activated"]]
     enc = sum(v["passages_encoded"] for v in cold["phases"].values())

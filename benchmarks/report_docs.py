@@ -28,8 +28,9 @@ RESULTS = HERE / "results"
 OUT = HERE.parent / "docs" / "benchmarks.md"
 
 FILES = (
-    "continual.json", "continual_top2_cold.json", "add_domain.json", "trainer_sweep.json", "routing_sweep.json",
-    "encoder_throughput.json", "router_input.json", "query_latency.json", "bf16_check.json", "gate_data.json",
+    "continual.json", "continual_v1.json", "continual_top2_cold.json", "add_domain.json", "trainer_sweep.json", "routing_sweep.json",
+    "encoder_throughput.json", "router_input.json", "query_latency.json", "bf16_check.json", "gate_data.json", "quality_lab.json",
+    "gate_sim.json", "recipe_sweep.json",
 )
 
 
@@ -59,6 +60,7 @@ _common = _sibling("report_common")  # the formatting helpers and Doc; the secti
 Doc, f, ratio, sf, table = _common.Doc, _common.f, _common.ratio, _common.sf, _common.table
 _continual = _sibling("report_continual")  # the continual benchmark's sections
 _routing = _sibling("report_routing")  # the routing sweep and the router input
+_quality = _sibling("report_quality")  # routers and fusion, gate rules, the domain recipe
 
 
 # --- sections -------------------------------------------------------------------------------------
@@ -231,7 +233,7 @@ def add_domain(doc: Doc) -> None:
 def trainer_sweep(doc: Doc) -> None:
     file = "trainer_sweep.json"
     d = doc.data[file]
-    used = doc.data.get("continual.json", {}).get("settings", {}).get("domain")
+    used = doc.data.get("continual_v1.json", {}).get("settings", {}).get("domain")
     doc.add(
         "## Trainer defaults",
         "",
@@ -302,6 +304,9 @@ def render(results_dir: Path | str = RESULTS) -> str:
     latency(doc)
     _routing.router_input(doc)
     gate_data(doc)
+    _quality.quality_lab(doc)
+    _quality.gate_sim(doc)
+    _quality.recipe_sweep(doc)
     text = "\n".join(doc.lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)
 

@@ -59,6 +59,7 @@ class DomainRequest:
     router: str = routing.DEFAULT_KIND
     gate_rule: str = gate.DEFAULT_RULE
     backbone: str | None = None
+    dtype: str = "float32"  # encoding precision (passages are cached per dtype); training runs in float32
     progress: bool = True
     echo: Callable[[str], None] | None = None
 
@@ -118,7 +119,7 @@ def _live(reg: Registry, req: DomainRequest):
         raise UsageError(f"domain {req.name!r} is not live; use add-domain")
     if not req.update and req.name in live_names:
         raise UsageError(f"domain {req.name!r} is already live; use update-domain to train a new version")
-    return state, live.load_encoder(reg, state, backbone=req.backbone)
+    return state, live.load_encoder(reg, state, backbone=req.backbone, dtype=req.dtype)
 
 
 def _check_prefix_length(current, req: DomainRequest, old: ModuleVersion | None) -> None:
@@ -209,13 +210,13 @@ def _register(reg, *, state, req: DomainRequest, new: DomainData, result, router
 
 def retrain_router(
     reg: Registry, *, threshold: float = gate.DEFAULT_THRESHOLD, force: bool = False, backbone: str | None = None, progress: bool = True,
-    kind: str = routing.DEFAULT_KIND, gate_rule: str = gate.DEFAULT_RULE,
+    kind: str = routing.DEFAULT_KIND, gate_rule: str = gate.DEFAULT_RULE, dtype: str = "float32",
 ) -> GateReport:
     """Refit the router over the live domains from their replay sets (and gate data); gate it like add-domain."""
     state = live.resolve(reg)
     if not state.domains:
         raise UsageError("no live domains to route over; run add-domain first")
-    current = live.load_encoder(reg, state, backbone=backbone)
+    current = live.load_encoder(reg, state, backbone=backbone, dtype=dtype)
     sets = [domain_data.from_version(reg, current, mv, general_key=state.general_key, progress=progress) for mv in state.domains]
     modules = _with_domains(current, list(current.domain_modules.values()))
     router = routing.fit(current, modules, sets, kind=kind)

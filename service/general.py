@@ -57,13 +57,14 @@ class _Collection:
 def train_general(
     reg: Registry, data: Sequence[str], *, config: GeneralTrainConfig | None = None, threshold: float = gate.DEFAULT_THRESHOLD,
     force: bool = False, backbone: str | None = None, progress: bool = True, echo: Callable[[str], None] | None = None,
+    dtype: str = "float32",
 ) -> GeneralReport:
     """Train, score on every collection's held-out queries, register, gate, and activate while no domain is live."""
     config = config or GeneralTrainConfig()
     loaded = _read(data)
     state = live.resolve(reg)
     expected = current_target(reg, "general/general")
-    current = live.load_encoder(reg, state, backbone=backbone, with_domains=False)
+    current = live.load_encoder(reg, state, backbone=backbone, dtype=dtype, with_domains=False)
     collections, triples = _mine(reg, current, state, loaded, config, progress)
     result = _train(current, state, triples, config, echo)
     scores = _score(reg, current, result.module, collections, progress)
@@ -102,7 +103,7 @@ def _mine(reg, current, state, loaded, config: GeneralTrainConfig, progress: boo
     import torch
 
     from ddr.retrieval.beir import corpus_fingerprint
-    from ddr.trainer.general import mine_triples
+    from ddr.trainer.general import balance, mine_triples, title_pairs
 
     collections, triples = [], []
     for i, (folder, corpus, train, heldout) in enumerate(loaded):
@@ -113,7 +114,9 @@ def _mine(reg, current, state, loaded, config: GeneralTrainConfig, progress: boo
         index = {d: j for j, d in enumerate(doc_ids)}
         q_emb = current.encode_queries(train.texts, route="none")
         positives = [[index[d] for d in train.qrels[q] if d in index] for q in train.ids]
-        triples += mine_triples(train.texts, positives, texts, emb, q_emb, config, config.seed + i)
+        mined = mine_triples(train.texts, positives, texts, emb, q_emb, config, config.seed + i)
+        mined += title_pairs(list(corpus.values()), texts, emb, config.title_pairs, config.seed + i)
+        triples += balance(mined, config.per_collection, config.seed + i)
         collections.append(_Collection(Path(folder).name, doc_ids, texts, emb, heldout, fp))
     if not triples:
         raise UsageError("no training queries with judged passages in the given collections")

@@ -56,6 +56,34 @@ def mine_triples(queries, positives, doc_texts, passage_emb, query_emb, config: 
     return triples
 
 
+def title_pairs(docs: list[dict], texts: list[str], passage_emb, count: int, seed: int) -> list[Triple]:
+    """Unsupervised pairs: a document's title as the query, its text as the positive, and as the negative the
+    passage most similar to the positive among a random sample (a hard negative without labels)."""
+    usable = [i for i, d in enumerate(docs) if d.get("title", "").strip() and d.get("text", "").strip()]
+    if count <= 0 or len(usable) < 2:
+        return []
+    rng = torch.Generator().manual_seed(seed)
+    chosen = [usable[i] for i in torch.randperm(len(usable), generator=rng)[:count].tolist()]
+    out = []
+    for i in chosen:
+        pool = torch.randint(len(texts), (32,), generator=rng)
+        pool = pool[pool != i]
+        neg = int(pool[(passage_emb[pool] @ passage_emb[i]).argmax()])
+        out.append(Triple(docs[i]["title"].strip(), docs[i]["text"].strip(), texts[neg]))
+    return out
+
+
+def balance(triples: list[Triple], per_collection: int, seed: int) -> list[Triple]:
+    """Exactly ``per_collection`` triples (sampled without replacement while there are enough, then again); 0 keeps all."""
+    if per_collection <= 0 or not triples:
+        return triples
+    gen = torch.Generator().manual_seed(seed)
+    out: list[Triple] = []
+    while len(out) < per_collection:
+        out += [triples[i] for i in torch.randperm(len(triples), generator=gen).tolist()]
+    return out[:per_collection]
+
+
 def train_general(
     encoder: DDREncoder, module: PrefixModule, triples: list[Triple], config: GeneralTrainConfig, echo: Callable[[str], None] | None = None
 ) -> GeneralResult:
