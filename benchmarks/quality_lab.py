@@ -20,13 +20,14 @@ Choices are made on held-out queries; test figures are reported beside them.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_DATA, machine, write
+from common import DEFAULT_DATA, RESULTS, machine, write
 
 ORDER = ["scifact", "nfcorpus", "cranfield", "cisi", "cacm", "npl", "lisa"]
 K = 100
@@ -136,7 +137,15 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--dump", type=Path, default=None, help="save the collected runs here (JSON + safetensors) for gate_sim.py")
+    parser.add_argument("--counts", action="store_true", help="only add the query counts per split (n) to the existing results JSON")
     args = parser.parse_args()
+    if args.counts:
+        path = RESULTS / "quality_lab.json"
+        results = json.loads(path.read_text())
+        results["n"] = {n: {s: len(q.ids) for s, q in _sets(args.data, n)[0].items()} for n in ORDER}
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote n into {path}")
+        return
 
     from lab_routes import evaluate_all
 

@@ -66,7 +66,7 @@ def continual_intro(doc: Doc, file: str) -> None:
     avg, tab = out["average"], out["table"]
     systems = list(avg)
     doc.add(
-        "## The seven-domain continual benchmark",
+        "## The seven-domain continual benchmark, first recipe (`continual_v1.json`)",
         "",
         f"`benchmarks/continual.py` adds {len(names)} collections one after another ({', '.join(names)}) through the library",
         "calls the CLI makes, gates on, into one SQLite registry in a temp dir, with the default backbone",
@@ -77,7 +77,7 @@ def continual_intro(doc: Doc, file: str) -> None:
         "zero-shot pass. Every call of `DDREncoder.encode_passages` is counted, so \"adding a domain encodes no",
         "earlier passage\" is measured, not assumed.",
         "",
-        f"This is the current run (`{file}`, top-k = top-1, the default now). Command: `{out['command']}`"
+        f"This is the first recipe's run (`{file}`: linear provenance router, top-1; mean-delta gate; 10 epochs, patience 3). Command: `{out['command']}`"
         + (" — the embedding cache was seeded from the cold run below (same cache keys, so identical embeddings)." if out.get("cache_seeded") else "."),
         f"Total wall time {minutes(out['total_seconds'])} for {out['passages_in_collections']:,} passages in the collections.",
         doc.ran_on(file),

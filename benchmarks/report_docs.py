@@ -58,7 +58,8 @@ def _sibling(stem: str):
 
 _common = _sibling("report_common")  # the formatting helpers and Doc; the sections below use them by their short names
 Doc, f, ratio, sf, table = _common.Doc, _common.f, _common.ratio, _common.sf, _common.table
-_continual = _sibling("report_continual")  # the continual benchmark's sections
+_continual = _sibling("report_continual")  # the first recipe's continual run and the top-2 cold run
+_continual_v2 = _sibling("report_continual_v2")  # the current continual run
 _routing = _sibling("report_routing")  # the routing sweep and the router input
 _quality = _sibling("report_quality")  # routers and fusion, gate rules, the domain recipe
 
@@ -294,6 +295,7 @@ def render(results_dir: Path | str = RESULTS) -> str:
     report = _sibling("continual_report")
     doc = Doc(data)
     header(doc)
+    _continual_v2.continual_v2(doc, report)
     _continual.continual(doc, report)
     _continual.continual_cold(doc)
     _routing.routing_sweep(doc)
