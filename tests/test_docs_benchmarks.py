@@ -41,3 +41,12 @@ def test_current_continual_table_gives_n_per_collection():
     hybrid = current["average"]["BM25 + DDR-topk"]
     assert f"| BM25 + DDR-topk | {current['table']['scifact']['BM25 + DDR-topk']:.2f} |" in rendered
     assert f"**{hybrid:.2f}**" in rendered
+
+
+def test_readme_headline_is_the_current_run():
+    current = json.loads((RESULTS / "continual.json").read_text())["average"]
+    readme = (ROOT / "README.md").read_text().replace("\n", " ")
+    for system in ("BM25", "plain", "DDR-topk"):
+        assert f"{system} {current[system]:.1f}" in readme, system
+    assert f"BM25 + plain {current['BM25 + plain']:.1f}" in readme and f"BM25 + DDR-topk {current['BM25 + DDR-topk']:.1f}" in readme
+    assert f"reaches {current['query-encoder fine-tune']:.1f}" in readme and f"{current['BM25 + fine-tune']:.1f} fused" in readme
