@@ -15,7 +15,7 @@ import click
 from ddr import __version__
 from ddr.errors import DdrError
 
-from . import cmd_hub, cmd_registry, cmd_retrieval, cmd_train
+from . import cmd_hub, cmd_registry, cmd_retrieval, cmd_serve, cmd_train
 from .context import Ctx
 from .output import clean
 
@@ -44,6 +44,6 @@ def main(ctx: click.Context, home: str | None, db_url: str | None, verbose: int)
     ctx.obj = Ctx(home, db_url)
 
 
-for module in (cmd_registry, cmd_retrieval, cmd_train, cmd_hub):
+for module in (cmd_registry, cmd_retrieval, cmd_train, cmd_hub, cmd_serve):
     for command in module.COMMANDS:
         main.add_command(command)

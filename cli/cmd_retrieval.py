@@ -80,7 +80,7 @@ def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k
     """Search an index with the live routed encoder (dense, or --hybrid with BM25)."""
     from ddr.errors import UsageError
     from ddr.service.search import results_json
-    from ddr.service.search import search as do_search
+    from ddr.service.system import search as do_search
 
     if bool(query) == bool(queries_file):
         raise click.UsageError("give either QUERY or --queries FILE")

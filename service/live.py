@@ -68,6 +68,14 @@ def resolve(reg: Registry) -> ActiveState:
     return ActiveState(None, general, (), _source(reg, general.backbone_sha256) if general else "")
 
 
+def pinned(reg: Registry, version: int) -> ActiveState:
+    """The versions one router version names (its general and domain versions), whatever production is."""
+    router = reg.router_version(f"router@{int(version)}")
+    general = reg.module_version(Ref("general", "general", version=router.general_version)) if router.general_version else None
+    domains = tuple(reg.module_version(Ref("domain", n, version=v)) for n, v in router.domains)
+    return ActiveState(router, general, domains, _source(reg, router.backbone_sha256))
+
+
 def _source(reg: Registry, weights_sha256: str) -> str:
     return next((b.source for b in reg.backbones() if b.weights_sha256 == weights_sha256), "")
 

@@ -11,8 +11,7 @@ from pathlib import Path
 from ddr.errors import UsageError
 from ddr.registry import IndexRecord, Registry
 
-from . import live
-from .indexing import LEXICAL_FOLDER, StaleIndexError, check_fresh, pick_index
+from .indexing import LEXICAL_FOLDER, StaleIndexError
 
 DEPTH = 100  # each side's candidates before fusion
 ROUTED = "routed"  # lexical weight: the one the router holds for the domain each query goes to
@@ -40,45 +39,68 @@ def lexical_weights(router, weights, default: float = 0.5) -> list[float]:
     return out
 
 
-def search(
-    reg: Registry, queries: list[str], *, index_name: str | None = None, route: str = "topk", domains: tuple[str, ...] = (), k: int = 10,
-    backbone: str | None = None, hybrid: bool = False, lexical_weight: float | str = 0.5,
-) -> tuple[IndexRecord, list[SearchResult]]:
-    """The top ``k`` documents per query; ``domains`` routes by prior to those domains instead of ``route``.
+@dataclass
+class OpenIndex:
+    """An index loaded for searching: the faiss side, its ids and titles, and (for hybrid) the BM25 side."""
 
-    ``hybrid`` fuses BM25 in (min-max convex fusion) at ``lexical_weight``: a number in [0, 1], or
-    ``"routed"`` for the weight the router holds for each query's domain.
-    """
-    from ddr.modules import Route
+    record: IndexRecord
+    dense: object  # ddr.retrieval.index.LoadedIndex
+    lexical: object | None  # ddr.retrieval.bm25.LexicalIndex, loaded when asked for
+
+    @property
+    def titles(self) -> dict[str, str]:
+        return dict(zip(self.dense.ids, self.dense.titles))
+
+
+def open_index(reg: Registry, record: IndexRecord, *, lexical: bool = True) -> OpenIndex:
+    """Load an index version's files (verified) into memory; ``lexical`` loads its BM25 side where it has one."""
     from ddr.retrieval import index as faiss_index
 
-    record = pick_index(reg, index_name)
-    state = live.resolve(reg)
-    check_fresh(record, state)
-    encoder = live.load_encoder(reg, state, backbone=backbone)
-    if encoder.backbone.spec.weights_sha256 != record.backbone_sha256:
-        raise StaleIndexError(f"index {record.name!r} was built on another backbone than {encoder.backbone.spec.name}; rebuild it or pass --backbone")
-    chosen = Route.prior(list(domains)) if domains else Route.parse(route)
-    if chosen.needs_router and encoder.router is None:
-        chosen = Route.parse("none")  # nothing to route to yet: general prefix only
     with tempfile.TemporaryDirectory(prefix="ddr-index-") as tmp:
         folder = reg.export_index(record, Path(tmp) / "index")
         loaded = faiss_index.load(folder)
-        lexical = _lexical(record, folder) if hybrid else None
-    emb, weights = encoder.encode_queries(queries, route=chosen, return_weights=True)
-    scores, doc_ids = loaded.search(emb.numpy(), max(k, DEPTH) if hybrid else k)
+        side = None
+        if lexical and (folder / LEXICAL_FOLDER).is_dir():
+            side = _lexical(record, folder)
+    return OpenIndex(record, loaded, side)
+
+
+def check_backbone(encoder, record: IndexRecord) -> None:
+    if encoder.backbone.spec.weights_sha256 != record.backbone_sha256:
+        raise StaleIndexError(f"index {record.name!r} was built on another backbone than {encoder.backbone.spec.name}; rebuild it or pass --backbone")
+
+
+def resolve_route(encoder, route: str = "topk", domains: Sequence[str] = ()):
+    """The Route for ``route`` (or prior over ``domains``); routes needing a router fall back to 'none' without one."""
+    from ddr.modules import Route
+
+    unknown = [d for d in domains if d not in encoder.domains]
+    if unknown:
+        raise UsageError(f"unknown domain {unknown[0]!r}; live: {', '.join(encoder.domains) or 'none'}")
+    chosen = Route.prior(list(domains)) if domains else Route.parse(route)
+    if chosen.needs_router and encoder.router is None:
+        chosen = Route.parse("none")  # nothing to route to yet: general prefix only
+    return chosen
+
+
+def rank(encoder, opened: OpenIndex, queries: list[str], emb, weights, *, k: int = 10, hybrid: bool = False,
+         lexical_weight: float | str = 0.5) -> list[SearchResult]:
+    """Rank encoded queries against an open index: dense top ``k``, or fused with BM25."""
+    if hybrid and opened.lexical is None:
+        raise UsageError(f"index {opened.record.name!r} has no BM25 side (built before hybrid search existed); rebuild it with index build")
+    scores, doc_ids = opened.dense.search(emb, max(k, DEPTH) if hybrid else k)
     dense = [dict(zip(ids, (float(s) for s in row))) for ids, row in zip(doc_ids, scores)]
     routed = [{n: round(float(x), 4) for n, x in zip(encoder.domains, w) if x > 0} for w in weights]
     fused_weights = [None] * len(queries)
-    if lexical is not None:
+    if hybrid:
         fused_weights = _weights(encoder.router, routed, lexical_weight)
-        dense = _fuse(dense, lexical.run(loaded.ids, [str(i) for i in range(len(queries))], queries, DEPTH), fused_weights, k)
-    titles = dict(zip(loaded.ids, loaded.titles))
+        dense = _fuse(dense, opened.lexical.run(opened.dense.ids, [str(i) for i in range(len(queries))], queries, DEPTH), fused_weights, k)
+    titles = opened.titles
     results = []
     for q, hits, w, lw in zip(queries, dense, routed, fused_weights):
         ranked = sorted(hits.items(), key=lambda x: (-x[1], x[0]))[:k]
         results.append(SearchResult(q, [(d, s, titles.get(d, "")) for d, s in ranked], w, lw))
-    return record, results
+    return results
 
 
 def _lexical(record: IndexRecord, folder: Path):

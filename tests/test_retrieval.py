@@ -21,7 +21,7 @@ from ddr.retrieval.beir import corpus_fingerprint, load_collection
 from ddr.service.evaluation import evaluate
 from ddr.service.indexing import StaleIndexError, build_index
 from ddr.service.publish import publish_module, publish_router
-from ddr.service.search import search
+from ddr.service.system import search
 
 
 @pytest.fixture

@@ -1,0 +1,204 @@
+"""The live system as one object, for applications, notebooks, the CLI's search and the server.
+
+    from ddr.service.system import open_system
+
+    system = open_system("~/.local/share/ddr", index="scifact")      # or db_url="postgresql+psycopg://..."
+    hits = system.search(["do statins lower mortality?"], k=10, hybrid=True)
+    emb, weights = system.encode_queries(["..."], route="topk")      # numpy float32 rows, router weights
+    system.refresh()                                                  # follow router@production (see below)
+
+A ``System`` holds a ``Snapshot``: the versions resolved from the production aliases (or a pinned
+router), the encoder loaded from their verified files, and the open index. ``refresh()`` resolves
+the aliases again; if they name other versions, it loads and verifies the new encoder and index
+*beside* the old one and only then replaces the snapshot (one reference assignment, so a caller that
+took ``system.snapshot`` keeps a consistent pair). If the new general prefix no longer matches the
+index, it keeps the old snapshot and reports the index as stale with the command that rebuilds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ddr.errors import UsageError
+from ddr.registry import IndexRecord, Registry
+
+from . import live
+from .indexing import is_fresh, pick_index
+from .search import OpenIndex, SearchResult, check_backbone, open_index, rank, resolve_route
+
+log = logging.getLogger("ddr.system")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent set of live versions, loaded: what a request is answered with from start to end."""
+
+    state: live.ActiveState
+    encoder: object  # ddr.modules.DDREncoder
+    index: OpenIndex | None
+
+    @property
+    def router_version(self) -> int | None:
+        return self.state.router.version if self.state.router else None
+
+    def key(self) -> tuple:
+        """What identifies the versions (aliases that move to the same versions change nothing)."""
+        return _key(self.state, self.index.record if self.index else None)
+
+    def versions(self) -> dict:
+        s = self.state
+        return {
+            "router": self.router_version,
+            "general": s.general_version,
+            "domains": {d.name: d.version for d in s.domains},
+            "index": None if self.index is None else {"name": self.index.record.name, "version": self.index.record.version},
+            "backbone": self.encoder.backbone.spec.name,
+        }
+
+
+def _key(state: live.ActiveState, record: IndexRecord | None) -> tuple:
+    return (state.router.version if state.router else None, state.general_version,
+            tuple((d.name, d.version) for d in state.domains), None if record is None else (record.name, record.version))
+
+
+@dataclass
+class Health:
+    """What ``refresh`` last found: a stale index or a failed load keeps the previous snapshot serving."""
+
+    stale: str = ""  # why the newest versions are not served (index built under another general prefix)
+    error: str = ""  # the last load that failed verification
+    swaps: int = 0
+    failures: int = 0
+    events: list[str] = field(default_factory=list)
+
+
+class System:
+    """The live encoder (and optionally an index) of one registry; see the module docstring."""
+
+    def __init__(self, reg: Registry, *, index: str | None = None, router: int | None = None, backbone: str | None = None,
+                 dtype: str = "float32", hybrid: bool = True) -> None:
+        self.registry, self.index_name, self.pinned, self.backbone, self.dtype, self.hybrid = reg, index, router, backbone, dtype, hybrid
+        self.health = Health()
+        self._lock = threading.Lock()  # one refresh at a time
+        state = self._resolve()
+        record = pick_index(reg, index) if index is not None else None
+        if record is not None and not is_fresh(record, state):
+            from .indexing import check_fresh
+
+            check_fresh(record, state)  # refuses with the command that rebuilds it
+        self.snapshot = self._load(state, record)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def versions(self) -> dict:
+        return {**self.snapshot.versions(), "pinned": self.pinned is not None}
+
+    def encode_queries(self, texts: list[str], *, route: str = "topk", domains: tuple[str, ...] = (), snapshot: Snapshot | None = None):
+        """(embeddings as float32 numpy rows, per-query router weights {domain: weight})."""
+        snap = snapshot or self.snapshot
+        chosen = resolve_route(snap.encoder, route, domains)
+        emb, weights = snap.encoder.encode_queries(list(texts), route=chosen, return_weights=True)
+        return emb.float().numpy(), [{n: round(float(x), 4) for n, x in zip(snap.encoder.domains, w) if x > 0} for w in weights]
+
+    def encode_passages(self, texts: list[str], *, snapshot: Snapshot | None = None):
+        """Passage embeddings under the live general prefix (float32 numpy rows), for users with their own vector store."""
+        snap = snapshot or self.snapshot
+        return snap.encoder.encode_passages(list(texts)).float().numpy()
+
+    def search(self, queries: list[str], *, k: int = 10, route: str = "topk", domains: tuple[str, ...] = (), hybrid: bool = False,
+               lexical_weight: float | str = 0.5, snapshot: Snapshot | None = None) -> list[SearchResult]:
+        snap = snapshot or self.snapshot
+        if snap.index is None:
+            raise UsageError("this system was opened without an index; open it with index=NAME")
+        chosen = resolve_route(snap.encoder, route, domains)
+        emb, weights = snap.encoder.encode_queries(list(queries), route=chosen, return_weights=True)
+        return rank(snap.encoder, snap.index, list(queries), emb.float().numpy(), weights, k=k, hybrid=hybrid, lexical_weight=lexical_weight)
+
+    def rank_encoded(self, snapshot: Snapshot, queries: list[str], emb, weights, **kwargs) -> list[SearchResult]:
+        """Rank queries already encoded on ``snapshot`` (the server's micro-batches encode first, then rank per request)."""
+        return rank(snapshot.encoder, snapshot.index, queries, emb, weights, **kwargs)
+
+    # --- following production ----------------------------------------------------------------
+
+    def refresh(self) -> str:
+        """Resolve the aliases again; 'unchanged', 'swapped', 'stale' or 'failed' (the old snapshot keeps serving)."""
+        with self._lock:
+            try:
+                state = self._resolve()
+                record = pick_index(self.registry, self.index_name) if self.index_name is not None else None
+            except Exception as exc:  # noqa: BLE001 - a registry hiccup must not stop the server
+                return self._failed(f"cannot resolve the production aliases: {exc}")
+            if _key(state, record) == self.snapshot.key():
+                self.health.stale = ""
+                return "unchanged"
+            if record is not None and not is_fresh(record, state):
+                return self._stale(record, state)
+            try:
+                snapshot = self._load(state, record)
+            except Exception as exc:  # noqa: BLE001 - verification or load failure: never swapped in
+                return self._failed(f"cannot load {state.describe()}: {exc}")
+            old, self.snapshot = self.snapshot.versions(), snapshot
+            self.health.stale, self.health.error = "", ""
+            self.health.swaps += 1
+            self._event(f"swapped router {old['router']} -> {snapshot.router_version} ({state.describe()})")
+            return "swapped"
+
+    def _resolve(self) -> live.ActiveState:
+        if self.pinned is None:
+            return live.resolve(self.registry)
+        return live.pinned(self.registry, self.pinned)
+
+    def _load(self, state: live.ActiveState, record: IndexRecord | None) -> Snapshot:
+        encoder = live.load_encoder(self.registry, state, backbone=self.backbone, dtype=self.dtype)
+        opened = None
+        if record is not None:
+            check_backbone(encoder, record)
+            opened = open_index(self.registry, record, lexical=self.hybrid)
+        return Snapshot(state, encoder, opened)
+
+    def _stale(self, record: IndexRecord, state: live.ActiveState) -> str:
+        now = f"general@{state.general_version}" if state.general_version else "the identity general prefix"
+        message = (f"index {record.name!r}@{record.version} was built under another general prefix than {now}: still serving "
+                   f"router {self.snapshot.router_version}; rebuild it: ddr-registry index build --data {record.params.get('data', 'DIR')} --name {record.name}")
+        if message != self.health.stale:
+            self._event(message, warn=True)
+        self.health.stale = message
+        return "stale"
+
+    def _failed(self, message: str) -> str:
+        self.health.error = message
+        self.health.failures += 1
+        self._event(message, warn=True)
+        return "failed"
+
+    def _event(self, message: str, warn: bool = False) -> None:
+        (log.warning if warn else log.info)(message)
+        self.health.events = [*self.health.events[-19:], message]
+
+
+def search(
+    reg: Registry, queries: list[str], *, index_name: str | None = None, route: str = "topk", domains: tuple[str, ...] = (), k: int = 10,
+    backbone: str | None = None, hybrid: bool = False, lexical_weight: float | str = 0.5,
+) -> tuple[IndexRecord, list[SearchResult]]:
+    """One-off search (the CLI's): the top ``k`` documents per query; ``domains`` routes by prior to those domains.
+
+    ``hybrid`` fuses BM25 in (min-max convex fusion) at ``lexical_weight``: a number in [0, 1], or
+    ``"routed"`` for the weight the router holds for each query's domain.
+    """
+    system = System(reg, index=pick_index(reg, index_name).name, backbone=backbone, hybrid=hybrid)
+    results = system.search(queries, k=k, route=route, domains=domains, hybrid=hybrid, lexical_weight=lexical_weight)
+    return system.snapshot.index.record, results
+
+
+def open_system(home: str | Path | None = None, *, db_url: str | None = None, index: str | None = None, router: int | None = None,
+                backbone: str | None = None, dtype: str = "float32", hybrid: bool = True) -> System:
+    """Open a registry (a home folder, or ``db_url`` for a shared database) and load what is live.
+
+    ``index`` opens that index too (its newest version; hybrid loads its BM25 side); ``router`` pins a
+    router version instead of following ``router@production``.
+    """
+    return System(Registry(str(home) if home is not None else None, db_url), index=index, router=router, backbone=backbone,
+                  dtype=dtype, hybrid=hybrid)
