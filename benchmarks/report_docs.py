@@ -30,7 +30,7 @@ OUT = HERE.parent / "docs" / "benchmarks.md"
 FILES = (
     "continual.json", "continual_v1.json", "continual_top2_cold.json", "add_domain.json", "trainer_sweep.json", "routing_sweep.json",
     "encoder_throughput.json", "router_input.json", "query_latency.json", "bf16_check.json", "gate_data.json", "quality_lab.json",
-    "gate_sim.json", "recipe_sweep.json",
+    "gate_sim.json", "recipe_sweep.json", "serve_load.json",
 )
 
 
@@ -62,6 +62,7 @@ _continual = _sibling("report_continual")  # the first recipe's continual run an
 _continual_v2 = _sibling("report_continual_v2")  # the current continual run
 _routing = _sibling("report_routing")  # the routing sweep and the router input
 _quality = _sibling("report_quality")  # routers and fusion, gate rules, the domain recipe
+_serve = _sibling("report_serve")  # the server under load
 
 
 # --- sections -------------------------------------------------------------------------------------
@@ -309,6 +310,7 @@ def render(results_dir: Path | str = RESULTS) -> str:
     _quality.quality_lab(doc)
     _quality.gate_sim(doc)
     _quality.recipe_sweep(doc)
+    _serve.serve_load(doc)
     text = "\n".join(doc.lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)
 
