@@ -19,11 +19,15 @@ from .output import echo
 @click.command()
 @pass_ctx
 def init(ctx: Ctx) -> None:
-    """Create the registry home and database (or bring its schema to head). Idempotent."""
+    """Create the registry home and database (or bring its schema to head). Idempotent.
+
+    With --artifacts s3://BUCKET[/PREFIX] (or DDR_ARTIFACTS) the bucket is checked and recorded as the
+    registry's artifact store: every home that opens this database writes there unless told otherwise.
+    """
     from ddr.registry import Registry
 
-    reg = Registry.init(ctx.home, ctx.db_url)
-    click.echo(f"registry ready at {reg.home} ({reg.engine.url.render_as_string(hide_password=True)})")
+    reg = Registry.init(ctx.home, ctx.db_url, artifacts=ctx.artifacts)
+    click.echo(f"registry ready at {reg.home} ({reg.engine.url.render_as_string(hide_password=True)}); artifacts: {reg.blobs.uri}")
 
 
 @click.command("list")

@@ -11,8 +11,6 @@ from . import options
 from .context import Ctx, pass_ctx
 from .output import echo, echo_lines
 
-DTYPE = click.Choice(["float32", "bfloat16"])
-
 
 @click.group()
 def index() -> None:
@@ -23,7 +21,7 @@ def index() -> None:
 @click.option("--data", required=True, type=click.Path(), help="One BEIR collection folder.")
 @click.option("--name", default=None, help="Index name (default: the folder's name, with characters other than letters, digits, '.', '_' and '-' replaced by '-').")
 @click.option("--type", "kind", type=click.Choice(["flat", "hnsw", "ivfpq"]), default="flat", show_default=True, help="faiss index type.")
-@click.option("--dtype", type=DTYPE, default="float32", show_default=True, help="Encoding precision.")
+@options.dtype
 @options.backbone
 @options.quiet
 @pass_ctx
@@ -31,14 +29,14 @@ def index_build(ctx: Ctx, data: str, name: str | None, kind: str, dtype: str, ba
     """Encode a corpus with the live general prefix and register a faiss index (resumable)."""
     from ddr.service.indexing import build_index
 
-    record, encoded = build_index(ctx.registry, data, name=name, kind=kind, dtype=dtype, backbone=backbone, progress=not quiet)
+    record, encoded = build_index(ctx.registry, data, name=name, kind=kind, dtype=options.encoding_dtype(dtype), backbone=backbone, progress=not quiet)
     folder = Path(record.params["data"]).name
     if name is None and record.name != folder:
         echo(f"index name {record.name!r} (derived from the folder name {folder!r}; choose another with --name)")
     echo(
         f"index {record.name}@{record.version}: {record.params['documents']} passages "
         f"({encoded} encoded now, {record.params['documents'] - encoded} from cache), {kind}, "
-        f"general@{record.general_version or 'identity'}"
+        f"general@{record.general_version or 'identity'}, {record.params['dtype']}"
     )
 
 
@@ -117,7 +115,7 @@ def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k
 @click.option("--route", type=click.Choice(["prior", "topk", "soft", "none", "all"]), default="all", show_default=True, help="DDR routes to score.")
 @click.option("--domain", "domains", multiple=True, help="Domains for prior routing (default: the domain trained on the collection).")
 @click.option("--baselines", default="bm25,plain", show_default=True, help="Comma list of bm25, bm25-nostem, plain.")
-@click.option("--dtype", type=DTYPE, default="float32", show_default=True, help="Encoding precision.")
+@options.dtype
 @options.backbone
 @click.option(
     "--strict", is_flag=True,
@@ -143,7 +141,7 @@ def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtyp
 
     result = run(
         ctx.registry, data, split=split, route=route, domains=domains, baselines=parse_baselines(baselines), collections=collections,
-        dtype=dtype, backbone=backbone, progress=not quiet, strict=strict, hybrid=not dense_only, lexical_weight=_weight(lexical_weight),
+        dtype=options.encoding_dtype(dtype), backbone=backbone, progress=not quiet, strict=strict, hybrid=not dense_only, lexical_weight=_weight(lexical_weight),
     )
     if plot:
         draw(result, plot)

@@ -35,7 +35,7 @@ def _loopback(host: str) -> bool:
 @click.option("--max-batch", type=click.IntRange(1, 4096), default=32, show_default=True, help="Texts per encoder call at most (micro-batching).")
 @click.option("--max-wait-ms", type=click.FloatRange(0, 1000), default=5.0, show_default=True,
               help="How long the first request of a batch waits for others.")
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True, help="Encoding precision.")
+@options.dtype
 @click.option("--no-hybrid", is_flag=True, help="Do not load the index's BM25 side (hybrid requests are then refused).")
 @options.backbone
 @pass_ctx
@@ -53,12 +53,12 @@ def serve(ctx: Ctx, index_name, host, port, token, poll_interval, router_version
     from ddr.service.system import System
 
     reg = ctx.registry
-    system = System(reg, index=pick_index(reg, index_name).name, router=router_version, backbone=backbone, dtype=dtype, hybrid=not no_hybrid)
+    system = System(reg, index=pick_index(reg, index_name).name, router=router_version, backbone=backbone, dtype=options.encoding_dtype(dtype), hybrid=not no_hybrid)
     app = create_app(system, token=token, poll=poll_interval, max_batch=max_batch, max_wait=max_wait_ms / 1000)
     v = system.versions()
     following = f"pinned to router@{router_version}" if router_version else f"following router@production every {poll_interval:g} s"
     echo(f"serving index {v['index']['name']}@{v['index']['version']} with router {v['router'] or 'none'} ({following}) "
-         f"on http://{host}:{port} (docs at /docs)")
+         f"on http://{host}:{port} (docs at /docs), encoding in {v['dtype']}")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

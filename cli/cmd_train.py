@@ -38,6 +38,7 @@ def _domain_options(f):
             click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help=THRESHOLD_HELP),
             _gate_rule,
             _router_kind,
+            options.dtype,
             options.backbone,
             options.quiet,
         ]
@@ -51,12 +52,13 @@ def _run_domain(ctx: Ctx, name: str, data: str, instruction: str, force: bool, *
 
     config = DomainTrainConfig(**{k: kw.pop(k) for k in ("prefix_length", "epochs", "lr", "batch_size", "seed", "lexical_weight")})
     quiet = kw.pop("quiet")
+    kw["dtype"] = options.encoding_dtype(kw.pop("dtype"))
     req = DomainRequest(
         name, data, update=update, instruction=instruction, force=force, config=config, progress=not quiet,
         echo=None if quiet else click.echo, router=kw.pop("router_kind"), **kw,
     )
     report = run_domain(ctx.registry, req)
-    click.echo(f"registered {report.module.ref} and router@{report.router_version}; passages encoded: {report.passages_encoded}")
+    click.echo(f"registered {report.module.ref} and router@{report.router_version}; passages encoded: {report.passages_encoded} ({kw['dtype']})")
     click.echo(report.table())
 
 
@@ -89,14 +91,16 @@ def update_domain(ctx: Ctx, name, data, instruction, force, **kw) -> None:
 @_gate_rule
 @_router_kind
 @options.force
+@options.dtype
 @options.backbone
 @options.quiet
 @pass_ctx
-def retrain_router(ctx: Ctx, threshold, gate_rule, router_kind, force, backbone, quiet) -> None:
+def retrain_router(ctx: Ctx, threshold, gate_rule, router_kind, force, dtype, backbone, quiet) -> None:
     """Refit the router over the live domains (replay sets); activate if no domain got worse."""
     from ddr.service.domain import retrain_router as run
 
-    report = run(ctx.registry, threshold=threshold, force=force, backbone=backbone, progress=not quiet, kind=router_kind, gate_rule=gate_rule)
+    report = run(ctx.registry, threshold=threshold, force=force, backbone=backbone, progress=not quiet, kind=router_kind, gate_rule=gate_rule,
+                 dtype=options.encoding_dtype(dtype))
     click.echo(report.table())
 
 
@@ -113,16 +117,17 @@ G = GeneralTrainConfig
 @click.option("--seed", type=int, default=default(G, "seed"), show_default=True, help="Seed.")
 @click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help="Largest held-out nDCG@10 drop (points) allowed on a collection.")
 @click.option("--force", is_flag=True, help="Make it live even if the gate refuses (only while no domain is live).")
+@options.dtype
 @options.backbone
 @options.quiet
 @pass_ctx
-def train_general(ctx: Ctx, data, threshold, force, backbone, quiet, **kw) -> None:
+def train_general(ctx: Ctx, data, threshold, force, dtype, backbone, quiet, **kw) -> None:
     """Phase 1: train a new general-prefix version (passages in the loop, mined hard negatives)."""
     from ddr.service.general import train_general as run
 
     report = run(
         ctx.registry, data, config=GeneralTrainConfig(**kw), threshold=threshold, force=force, backbone=backbone, progress=not quiet,
-        echo=None if quiet else click.echo,
+        echo=None if quiet else click.echo, dtype=options.encoding_dtype(dtype),
     )
     click.echo(report.table())
 

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import click
 
+from ddr.modules.config import DTYPE_CHOICES
+
 json_output = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 backbone = click.option("--backbone", default=None, help="Backbone path or hub id (default: the one the live modules were trained on).")
 quiet = click.option("--quiet", is_flag=True, help="No progress bars or training log.")
 reason = click.option("--reason", default="", help="Why, for the audit log.")
 force = click.option("--force", is_flag=True, help="Activate even if the gate refuses.")
+dtype = click.option(
+    "--dtype", type=click.Choice(DTYPE_CHOICES), default="auto", envvar="DDR_DTYPE", show_default=True,
+    help="Encoding precision (env DDR_DTYPE). auto: bfloat16 where the CPU has bf16 units (AVX512-BF16 or AMX) or on a "
+         "GPU with bf16, float32 elsewhere. Passages are cached per dtype; training runs in float32.",
+)
+
+
+def encoding_dtype(name: str) -> str:
+    """``--dtype`` resolved for this machine. The progress bars and every encoding command's result name it."""
+    from ddr.modules.precision import pick_device, resolve_dtype
+
+    return resolve_dtype(name, pick_device())[0]

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_PREFIX_LENGTH = 16
 MAX_PREFIX_LENGTH = 1024
 DTYPES = ("float32", "bfloat16")  # what the encoder computes in (autocast); artifacts are stored in float32
+DTYPE_CHOICES = ("auto", *DTYPES)  # auto: bf16 where the hardware has bf16 units (ddr.modules.precision)
 ARTIFACT_DTYPES = ("float32", "bfloat16", "float16")
 
 

@@ -1,8 +1,10 @@
-"""Content-addressed artifact store under ``<home>/blobs``.
+"""The local content-addressed artifact store under ``<home>/blobs`` (the default store).
 
 A blob is written to ``<home>/tmp``, fsynced, then renamed to ``blobs/ab/abcdef...``: a reader
 never sees a partial file under its final name. Rows are committed only after every blob of a
-version is in place, so a crash leaves at most unreferenced blobs, which ``gc`` removes.
+version is in place, so a crash leaves at most unreferenced blobs, which ``gc`` removes. The other
+store, S3-compatible object storage, is :mod:`ddr.registry.s3store`; :mod:`ddr.registry.artifacts`
+picks the store each file is in.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import errno
 import hashlib
 import os
 import shutil
-import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import IntegrityError, RegistryIOError
 
 CHUNK = 1 << 20
+LOCAL = "local"  # the store URI of a home's own blobs folder
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,17 @@ class StoredFile:
     name: str
     sha256: str
     size: int
+    store: str = field(default=LOCAL, compare=False)  # which artifact store holds it (a row's ``store`` column)
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One object in a store, as gc sees it."""
+
+    key: str  # printable location (relative to the home, or the object key)
+    sha256: str | None  # None for a temp file or an unfinished upload
+    mtime: float
+    upload_id: str | None = None  # an unfinished S3 multipart upload
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -45,7 +58,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class BlobStore:
+class LocalStore:
+    """Blobs under ``<root>/blobs``; temp files under ``<root>/tmp``."""
+
+    uri = LOCAL
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.blobs = self.root / "blobs"
@@ -89,19 +106,6 @@ class BlobStore:
                 raise RegistryIOError(f"registry home {self.root} is full; nothing was registered") from None
             raise RegistryIOError(f"cannot write artifact into {self.root}: {exc.strerror or exc}") from None
 
-    def put_folder(self, folder: Path) -> list[StoredFile]:
-        """Store every regular file below ``folder`` (names are paths relative to it, '/'-separated)."""
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise IntegrityError(f"{folder}: artifact folder does not exist")
-        files = []
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest, size = self.put(path)
-            files.append(StoredFile(path.relative_to(folder).as_posix(), digest, size))
-        if not files:
-            raise IntegrityError(f"{folder}: artifact folder is empty")
-        return files
-
     def check(self, f: StoredFile, what: str) -> None:
         path = self.path(f.sha256)
         if not path.is_file():
@@ -110,26 +114,26 @@ class BlobStore:
         if digest != f.sha256 or size != f.size:
             raise IntegrityError(f"{what}: file {f.name} does not match its sha256 (store corrupted at {path})")
 
-    def materialize(self, files: list[StoredFile], dest: Path, what: str) -> Path:
-        """Verify and copy ``files`` into a new folder ``dest`` (written to a temp name, then renamed)."""
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=dest.parent))
-        try:
-            for f in files:
-                self.check(f, what)
-                target = staging / f.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(self.path(f.sha256), target)
-            if dest.exists():
-                shutil.rmtree(dest)
-            os.replace(staging, dest)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return dest
+    def fetch(self, f: StoredFile, target: Path, what: str) -> None:
+        """Verify ``f`` and copy it to ``target``."""
+        self.check(f, what)
+        shutil.copyfile(self.path(f.sha256), target)
 
     def all_blobs(self) -> list[Path]:
         if not self.blobs.is_dir():
             return []
         return [p for p in self.blobs.glob("*/*") if p.is_file()]
+
+    def listing(self) -> list[Blob]:
+        """Every blob and temp file (for gc)."""
+        out = []
+        temps = [p for p in self.tmp.iterdir() if p.is_file()] if self.tmp.is_dir() else []
+        for p in self.all_blobs() + temps:
+            try:
+                out.append(Blob(str(p.relative_to(self.root)), p.name if p.parent != self.tmp else None, p.stat().st_mtime))
+            except FileNotFoundError:  # renamed or removed meanwhile by a running registration
+                continue
+        return out
+
+    def delete(self, blob: Blob) -> None:
+        (self.root / blob.key).unlink(missing_ok=True)

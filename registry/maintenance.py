@@ -36,22 +36,25 @@ def verify(reg: Registry) -> VerifyReport:
 
 
 def gc(reg: Registry, dry_run: bool = False, stale_after: float = STALE_TMP_SECONDS) -> list[str]:
-    """Delete blobs no row references and temp files older than ``stale_after`` seconds.
+    """Delete, in every store rows name and in the write store, blobs no row references, temp files
+    and unfinished uploads older than ``stale_after`` seconds.
 
     Blobs newer than ``stale_after`` are kept too: another process may be between writing its
     blobs and committing its row.
     """
     with reg.read() as tx:
-        referenced = {f.sha256 for _, _, f in tx.all_files()}
+        files = tx.all_files()
+    referenced: dict[str, set[str]] = {}
+    for _, _, f in files:
+        referenced.setdefault(reg.blobs.store(f.store).uri, set()).add(f.sha256)
     cutoff = time.time() - stale_after
     removed = []
-    candidates = [p for p in reg.blobs.all_blobs() if p.name not in referenced]
-    if reg.blobs.tmp.is_dir():
-        candidates += [p for p in reg.blobs.tmp.iterdir() if p.is_file()]
-    for path in candidates:
-        if path.stat().st_mtime > cutoff:
-            continue
-        removed.append(str(path.relative_to(reg.home)))
-        if not dry_run:
-            path.unlink(missing_ok=True)
+    for store in reg.blobs.stores(referenced):
+        keep = referenced.get(store.uri, set())
+        for blob in store.listing():
+            if blob.sha256 in keep or blob.mtime > cutoff:
+                continue
+            removed.append(blob.key if store.uri == "local" else f"{store.uri}: {blob.key}")
+            if not dry_run:
+                store.delete(blob)
     return removed

@@ -149,6 +149,15 @@ class ArtifactFileRow(Base):
     name: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
+    store: Mapped[str] = mapped_column(String(500), default="local", server_default="local")  # "local" or s3://bucket/prefix
+
+
+class SettingRow(Base):
+    """A registry-wide setting every home reads (``artifacts``: where new files go)."""
+
+    __tablename__ = "registry_setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class AliasRow(Base):

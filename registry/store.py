@@ -9,6 +9,7 @@ versions made elsewhere in :mod:`ddr.registry.transfer`; all of them go through 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 from ddr.errors import UsageError
 
 from . import db
-from .blobs import BlobStore
+from .artifacts import ENV as ARTIFACTS_ENV
+from .artifacts import Artifacts
+from .blobs import LOCAL
 from .entities import Backbone, IndexRecord, ModuleVersion, RouterVersion
 from .errors import NotFoundError
 from .home import default_db_url, default_home
@@ -30,23 +33,43 @@ UPGRADE_HINT = "ddr-registry db upgrade"
 class Registry:
     """A registry home (artifact store) plus its database."""
 
-    def __init__(self, home: str | Path | None = None, db_url: str | None = None, check: bool = True) -> None:
+    def __init__(self, home: str | Path | None = None, db_url: str | None = None, check: bool = True, artifacts: str | None = None) -> None:
         self.home = Path(home).expanduser() if home else default_home()
         self.db_url = db_url or default_db_url(self.home)
-        self.blobs = BlobStore(self.home)
+        # where new files go: said here (--artifacts / DDR_ARTIFACTS), else recorded at init, else local
+        self.artifacts_explicit = artifacts or os.environ.get(ARTIFACTS_ENV) or None
+        self.blobs = Artifacts(self.home, self.artifacts_explicit or LOCAL)
         sqlite_file = self.db_url.removeprefix("sqlite:///") if self.db_url.startswith("sqlite:///") else None
         if check and sqlite_file and not Path(sqlite_file).exists():
             raise NotFoundError(f"no registry at {self.home}; run: ddr-registry --home {self.home} init")
         self.engine = db.make_engine(self.db_url)
         if check:
             db.check_schema(self.engine, f"{UPGRADE_HINT} --home {self.home}")
+            self._adopt_recorded_store()
+
+    def _adopt_recorded_store(self) -> None:
+        if self.artifacts_explicit:
+            return
+        with self.read() as tx:
+            recorded = tx.setting("artifacts")
+        if recorded and recorded != self.blobs.uri:
+            self.blobs = Artifacts(self.home, recorded)
 
     @classmethod
-    def init(cls, home: str | Path | None = None, db_url: str | None = None) -> Registry:
-        """Create (or upgrade) the registry: home folders and schema at head. Idempotent."""
-        reg = cls(home, db_url, check=False)
+    def init(cls, home: str | Path | None = None, db_url: str | None = None, artifacts: str | None = None) -> Registry:
+        """Create (or upgrade) the registry: home folders and schema at head. Idempotent.
+
+        With ``artifacts`` (or ``DDR_ARTIFACTS``) the store is checked and recorded as the registry's
+        default, so every home of a shared database writes there without being told.
+        """
+        reg = cls(home, db_url, check=False, artifacts=artifacts)
         reg.blobs.ensure()
         db.upgrade(reg.engine)
+        if reg.artifacts_explicit:
+            with reg.write() as tx:
+                tx.set_setting("artifacts", reg.blobs.uri)
+        else:
+            reg._adopt_recorded_store()
         return reg
 
     def close(self) -> None:
@@ -56,13 +79,13 @@ class Registry:
     def read(self) -> Iterator[Tx]:
         """A read transaction."""
         with db.transaction(self.engine, write=False) as session:
-            yield Tx(session)
+            yield Tx(session, self.blobs.uri)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Tx]:
         """A write transaction: committed when the block ends, rolled back on any error."""
         with db.transaction(self.engine, write=True) as session:
-            yield Tx(session)
+            yield Tx(session, self.blobs.uri)
 
     # ---------------------------------------------------------------- registration
     def register_module(

@@ -35,6 +35,7 @@ from .schema import (
     ModuleVersionRow,
     RouterMemberRow,
     RouterVersionRow,
+    SettingRow,
 )
 from .tx_aliases import ANY, AliasOps, now  # noqa: F401 (ANY is part of this module's API)
 
@@ -90,8 +91,9 @@ def _json(obj: Any) -> str:
 class Tx(AliasOps):
     """Row-level operations inside one open transaction."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, store: str = "local") -> None:
         self.session = session
+        self.store = store  # the store new file rows name: the registry's write store
 
     def lock(self, scope: str) -> None:
         db.lock_scope(self.session, scope)
@@ -123,16 +125,29 @@ class Tx(AliasOps):
         rows = self.session.scalars(
             select(ArtifactFileRow).where(ArtifactFileRow.owner_type == owner_type, ArtifactFileRow.owner_id == owner_id).order_by(ArtifactFileRow.name)
         )
-        return tuple(StoredFile(r.name, r.sha256, r.size) for r in rows)
+        return tuple(StoredFile(r.name, r.sha256, r.size, r.store) for r in rows)
 
     def _add_files(self, owner_type: str, owner_id: int, files: Sequence[StoredFile]) -> None:
+        """Rows for files already in the write store (blobs first, rows after)."""
         for f in files:
-            self.session.add(ArtifactFileRow(owner_type=owner_type, owner_id=owner_id, name=f.name, sha256=f.sha256, size=f.size))
+            self.session.add(ArtifactFileRow(owner_type=owner_type, owner_id=owner_id, name=f.name, sha256=f.sha256, size=f.size,
+                                             store=self.store))
 
     def all_files(self) -> list[tuple[str, int, StoredFile]]:
         """(owner type, owner id, file) of every artifact file row."""
         rows = self.session.scalars(select(ArtifactFileRow).order_by(ArtifactFileRow.owner_type, ArtifactFileRow.owner_id, ArtifactFileRow.name))
-        return [(r.owner_type, r.owner_id, StoredFile(r.name, r.sha256, r.size)) for r in rows]
+        return [(r.owner_type, r.owner_id, StoredFile(r.name, r.sha256, r.size, r.store)) for r in rows]
+
+    def setting(self, key: str) -> str | None:
+        row = self.session.get(SettingRow, key)
+        return row.value if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        row = self.session.get(SettingRow, key)
+        if row is None:
+            self.session.add(SettingRow(key=key, value=value))
+        else:
+            row.value = value
 
     def _next_version(self, origin: Origin, latest: int | None, scope: str) -> int:
         version = origin.version if origin.version is not None else (latest or 0) + 1

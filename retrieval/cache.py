@@ -13,14 +13,21 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
-SHARD = 1024
+SHARD = 1024  # passages per shard: the unit of resumption and of work for sharded encoding
+EncodeMany = Callable[[list[tuple[int, Sequence[str]]]], Iterator[tuple[int, np.ndarray]]]
+
+
+def shard_size() -> int:
+    """Passages per shard of a new cache (``DDR_CACHE_SHARD`` overrides; an existing cache keeps its own)."""
+    value = os.environ.get("DDR_CACHE_SHARD")
+    return int(value) if value and value.isdigit() and int(value) > 0 else SHARD
 
 
 def cache_key(**parts: object) -> str:
@@ -33,39 +40,57 @@ class EmbeddingCache:
         self.encoded = 0  # passages encoded by this object (tests and benchmarks count them)
 
     def get_or_encode(
-        self, texts: Sequence[str], encode: Callable[[Sequence[str]], np.ndarray], progress: Callable[[int], None] | None = None
+        self, texts: Sequence[str], encode: Callable[[Sequence[str]], np.ndarray], progress: Callable[[int], None] | None = None,
+        encode_many: EncodeMany | None = None,
     ) -> np.ndarray:
-        """Embeddings of ``texts`` in order, encoding only the shards not on disk yet (OSError if unwritable)."""
+        """Embeddings of ``texts`` in order, encoding only the shards not on disk yet (OSError if unwritable).
+
+        ``encode_many`` takes the missing shards as (number, texts) and yields (number, embeddings) as
+        each is done, in any order (:mod:`ddr.service.distributed` spreads them over worker processes);
+        by default they are encoded here one after another. Each is written as soon as it arrives.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         meta = self.folder / "meta.json"
         try:
-            recorded = json.loads(meta.read_text()).get("count")
-        except (FileNotFoundError, ValueError, AttributeError):
-            recorded = None  # absent, or cut short by a crash: rewritten below
-        if recorded is not None and recorded != len(texts):
+            recorded = json.loads(meta.read_text())
+            count, shard = recorded.get("count"), int(recorded.get("shard", SHARD))
+        except (FileNotFoundError, ValueError, AttributeError, TypeError):
+            count, shard = None, shard_size()  # absent, or cut short by a crash: rewritten below
+        if count is not None and count != len(texts):
             raise ValueError(f"embedding cache {self.folder} holds a different number of passages")
-        if recorded is None:
+        if count is None:
             tmp_meta = meta.with_suffix(f".{os.getpid()}.tmp")
-            tmp_meta.write_text(json.dumps({"count": len(texts), "shard": SHARD}))
+            tmp_meta.write_text(json.dumps({"count": len(texts), "shard": shard}))
             os.replace(tmp_meta, meta)
-        parts = []
-        for n, start in enumerate(range(0, len(texts), SHARD)):
-            path = self.folder / f"shard-{n:05d}.npy"
-            chunk = texts[start : start + SHARD]
-            if path.exists():
-                emb = np.load(path, allow_pickle=False)
-                if emb.shape[0] != len(chunk):
-                    raise ValueError(f"{path}: expected {len(chunk)} rows, found {emb.shape[0]}")
-            else:
-                emb = np.ascontiguousarray(encode(chunk), dtype=np.float32)
-                self.encoded += len(chunk)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: two builds never share one
-                with open(tmp, "wb") as fh:
-                    np.save(fh, emb, allow_pickle=False)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
+        chunks = [texts[start : start + shard] for start in range(0, len(texts), shard)]
+        missing = [(n, chunk) for n, chunk in enumerate(chunks) if not self._path(n).exists()]
+        if progress and len(missing) < len(chunks):
+            progress(len(texts) - sum(len(c) for _, c in missing))
+        run = encode_many or (lambda jobs: ((n, encode(chunk)) for n, chunk in jobs))
+        for n, emb in run(missing):
+            emb = np.ascontiguousarray(emb, dtype=np.float32)
+            if emb.shape[0] != len(chunks[n]):
+                raise ValueError(f"shard {n}: expected {len(chunks[n])} rows, got {emb.shape[0]}")
+            self._write(n, emb)
+            self.encoded += len(chunks[n])
             if progress:
-                progress(len(chunk))
+                progress(len(chunks[n]))
+        parts = []
+        for n, chunk in enumerate(chunks):
+            emb = np.load(self._path(n), allow_pickle=False)
+            if emb.shape[0] != len(chunk):
+                raise ValueError(f"{self._path(n)}: expected {len(chunk)} rows, found {emb.shape[0]}")
             parts.append(emb)
         return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+    def _path(self, n: int) -> Path:
+        return self.folder / f"shard-{n:05d}.npy"
+
+    def _write(self, n: int, emb: np.ndarray) -> None:
+        path = self._path(n)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # per process: two builds never share one
+        with open(tmp, "wb") as fh:
+            np.save(fh, emb, allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)

@@ -39,6 +39,8 @@ def passage_embeddings(reg: Registry, encoder, texts: list[str], *, general_key:
 
     from ddr.retrieval.cache import EmbeddingCache, cache_key
 
+    from .distributed import encoder_pool
+
     key = cache_key(
         backbone=encoder.backbone.spec.weights_sha256,
         general=general_key,
@@ -47,9 +49,9 @@ def passage_embeddings(reg: Registry, encoder, texts: list[str], *, general_key:
         dtype=encoder.config.dtype,
     )
     cache = EmbeddingCache(reg.home / "cache" / "embeddings", key)
-    bar = tqdm(total=len(texts), desc="encoding passages", unit="doc", disable=not progress)
+    bar = tqdm(total=len(texts), desc=f"encoding passages ({encoder.config.dtype})", unit="doc", disable=not progress)
     try:
-        emb = cache.get_or_encode(texts, lambda chunk: encoder.encode_passages(chunk).numpy(), bar.update)
+        emb = cache.get_or_encode(texts, lambda chunk: encoder.encode_passages(chunk).numpy(), bar.update, encode_many=encoder_pool(encoder))
     except OSError as exc:  # unwritable or full home: one line, not a traceback
         why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise RegistryIOError(f"cannot write the embedding cache {cache.folder}: {why}") from None

@@ -59,7 +59,7 @@ class DomainRequest:
     router: str = routing.DEFAULT_KIND
     gate_rule: str = gate.DEFAULT_RULE
     backbone: str | None = None
-    dtype: str = "float32"  # encoding precision (passages are cached per dtype); training runs in float32
+    dtype: str | None = None  # encoding precision (passages are cached per dtype); training runs in float32
     progress: bool = True
     echo: Callable[[str], None] | None = None
 
@@ -210,7 +210,7 @@ def _register(reg, *, state, req: DomainRequest, new: DomainData, result, router
 
 def retrain_router(
     reg: Registry, *, threshold: float = gate.DEFAULT_THRESHOLD, force: bool = False, backbone: str | None = None, progress: bool = True,
-    kind: str = routing.DEFAULT_KIND, gate_rule: str = gate.DEFAULT_RULE, dtype: str = "float32",
+    kind: str = routing.DEFAULT_KIND, gate_rule: str = gate.DEFAULT_RULE, dtype: str | None = None,
 ) -> GateReport:
     """Refit the router over the live domains from their replay sets (and gate data); gate it like add-domain."""
     state = live.resolve(reg)

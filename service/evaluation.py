@@ -60,7 +60,7 @@ def evaluate(
     domains: Sequence[str] = (),
     baselines: Sequence[str] = ("bm25", "plain"),
     collections: Sequence[str] = (),
-    dtype: str = "float32",
+    dtype: str | None = None,
     backbone: str | None = None,
     progress: bool = True,
     encoders: tuple | None = None,

@@ -18,7 +18,7 @@ from ddr.registry import ModuleVersion, Registry
 from ddr.registry.aliases import current_target
 from ddr.trainer.config import GeneralTrainConfig
 
-from . import gate, live
+from . import distributed, gate, live
 from .cache import folder_key, passage_embeddings
 from .publish import publish_module
 
@@ -57,7 +57,7 @@ class _Collection:
 def train_general(
     reg: Registry, data: Sequence[str], *, config: GeneralTrainConfig | None = None, threshold: float = gate.DEFAULT_THRESHOLD,
     force: bool = False, backbone: str | None = None, progress: bool = True, echo: Callable[[str], None] | None = None,
-    dtype: str = "float32",
+    dtype: str | None = None,
 ) -> GeneralReport:
     """Train, score on every collection's held-out queries, register, gate, and activate while no domain is live."""
     config = config or GeneralTrainConfig()
@@ -132,9 +132,11 @@ def _train(current, state, triples, config: GeneralTrainConfig, echo):
     else:
         module = PrefixModule.create(current.backbone, "general", "general", config.prefix_length, seed=config.seed)
     trainer = DDREncoder(current.backbone, module, config=current.config)
+    ddp = distributed.start_training(trainer, module, triples, config)  # under torchrun: every rank trains
     if echo:
-        echo(f"training the general prefix on {len(triples)} (query, positive, hard negative) triples")
-    return fit(trainer, module, triples, config, echo=echo)
+        where = f" on {ddp} processes (DistributedDataParallel)" if ddp else ""
+        echo(f"training the general prefix on {len(triples)} (query, positive, hard negative) triples{where}")
+    return fit(trainer, module, triples, config, echo=echo, ddp=bool(ddp))
 
 
 def _score(reg, current, module, collections: list[_Collection], progress: bool) -> list[gate.Score]:

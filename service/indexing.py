@@ -26,7 +26,7 @@ class StaleIndexError(DdrError, RuntimeError):
 
 
 def build_index(
-    reg: Registry, data: str, *, name: str | None = None, kind: str = "flat", dtype: str = "float32", backbone: str | None = None, progress: bool = True
+    reg: Registry, data: str, *, name: str | None = None, kind: str = "flat", dtype: str | None = None, backbone: str | None = None, progress: bool = True
 ) -> tuple[IndexRecord, int]:
     """Encode a collection's corpus with the live general prefix, build and register an index.
 
@@ -48,7 +48,7 @@ def build_index(
     texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
     emb, encoded = passage_embeddings(reg, encoder, texts, general_key=state.general_key, corpus=fp, progress=progress)
     params = {
-        "type": kind, "documents": len(ids), "dim": int(emb.shape[1]), "data": str(dirs[0].resolve()), "dtype": dtype,
+        "type": kind, "documents": len(ids), "dim": int(emb.shape[1]), "data": str(dirs[0].resolve()), "dtype": encoder.config.dtype,
         "passage_max_length": encoder.config.passage_max_length, "general_key": state.general_key, "lexical": "bm25s, stemmed",
     }
     with tempfile.TemporaryDirectory(prefix="ddr-index-") as tmp:

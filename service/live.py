@@ -80,9 +80,15 @@ def _source(reg: Registry, weights_sha256: str) -> str:
     return next((b.source for b in reg.backbones() if b.weights_sha256 == weights_sha256), "")
 
 
-def load_encoder(reg: Registry, state: ActiveState, *, backbone: str | None = None, dtype: str = "float32", with_domains: bool = True):
-    """The live encoder: backbone + general + (optionally) domain modules and router, verified."""
+def load_encoder(reg: Registry, state: ActiveState, *, backbone: str | None = None, dtype: str | None = None, with_domains: bool = True,
+                 device: str | None = None):
+    """The live encoder: backbone + general + (optionally) domain modules and router, verified, on ``device``
+    (default ``DDR_DEVICE``, else the CPU) computing in ``dtype`` (auto: bf16 where the hardware has bf16 units)."""
     from ddr.modules import DEFAULT_BACKBONE, DDREncoder, EncoderConfig, PrefixModule, Router, load_backbone
+    from ddr.modules.precision import pick_device, resolve_dtype
+
+    device = pick_device(device)
+    dtype, _ = resolve_dtype(dtype, device)
 
     loaded_backbone = load_backbone(backbone or state.backbone_name or DEFAULT_BACKBONE)
     with tempfile.TemporaryDirectory(prefix="ddr-load-") as tmp:
@@ -92,7 +98,8 @@ def load_encoder(reg: Registry, state: ActiveState, *, backbone: str | None = No
         general = fetch(state.general, PrefixModule) if state.general else None
         domains = [fetch(d, PrefixModule) for d in state.domains] if with_domains else []
         router = fetch(state.router, Router) if (with_domains and state.router and state.domains) else None
-    return DDREncoder(loaded_backbone, general, domains, router, EncoderConfig(dtype=dtype))
+    encoder = DDREncoder(loaded_backbone, general, domains, router, EncoderConfig(dtype=dtype))
+    return encoder if device == "cpu" else encoder.to(device)
 
 
 def _load_checked(reg: Registry, entity, cls, backbone, tmp: Path):

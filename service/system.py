@@ -56,6 +56,7 @@ class Snapshot:
             "domains": {d.name: d.version for d in s.domains},
             "index": None if self.index is None else {"name": self.index.record.name, "version": self.index.record.version},
             "backbone": self.encoder.backbone.spec.name,
+            "dtype": self.encoder.config.dtype,
         }
 
 
@@ -79,7 +80,7 @@ class System:
     """The live encoder (and optionally an index) of one registry; see the module docstring."""
 
     def __init__(self, reg: Registry, *, index: str | None = None, router: int | None = None, backbone: str | None = None,
-                 dtype: str = "float32", hybrid: bool = True) -> None:
+                 dtype: str | None = None, hybrid: bool = True) -> None:
         self.registry, self.index_name, self.pinned, self.backbone, self.dtype, self.hybrid = reg, index, router, backbone, dtype, hybrid
         self.health = Health()
         self._lock = threading.Lock()  # one refresh at a time
@@ -194,7 +195,7 @@ def search(
 
 
 def open_system(home: str | Path | None = None, *, db_url: str | None = None, index: str | None = None, router: int | None = None,
-                backbone: str | None = None, dtype: str = "float32", hybrid: bool = True) -> System:
+                backbone: str | None = None, dtype: str | None = None, hybrid: bool = True) -> System:
     """Open a registry (a home folder, or ``db_url`` for a shared database) and load what is live.
 
     ``index`` opens that index too (its newest version; hybrid loads its BM25 side); ``router`` pins a

@@ -2,7 +2,7 @@
 
 Plain builders live in helper modules: tiny backbones in ``tinybert``, collections in ``beirdata``,
 seeded modules in ``helpers``, registry artifacts in ``registry_helpers``, the Hub in ``hub_server``
-and ``hubtools``, bad-input checks in ``badinput``, kill trials in ``crashtools``.
+and ``hubtools``, bad-input checks in ``badinput``, kill trials in ``crashtools``, the S3 server in ``s3tools``.
 
 Two modules keep their own richer fixture under a shared name, which overrides the one here:
 ``test_registry.py`` (``reg`` on SQLite and PostgreSQL) and ``test_registry_cli.py`` (a ``home`` with versions).
@@ -18,6 +18,7 @@ import pytest
 from hub_server import HubState, serve
 from hubtools import REPO, cli, hub_env, ok
 from registry_helpers import create_pg_database, drop_pg_database, pg_reason
+from s3tools import S3Server, apply_env
 from tinybert import make_backbone, sentence
 
 
@@ -44,6 +45,10 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    # Results must not depend on the machine's bf16 units: tests encode in float32 unless they say otherwise.
+    monkeypatch.setenv("DDR_DTYPE", "float32")
+    monkeypatch.delenv("DDR_DEVICE", raising=False)
+    monkeypatch.delenv("DDR_ARTIFACTS", raising=False)
 
 
 @pytest.fixture
@@ -155,3 +160,21 @@ def pushed_hub(pushed):
     server = serve(pushed.clone())
     yield server
     server.close()
+
+
+# ---------------------------------------------------------------- object storage (tests/s3tools.py)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One real S3 API server (moto's standalone server) for the session; tests take their own bucket."""
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """The server, with its endpoint and credentials in this test's environment (subprocesses inherit them)."""
+    apply_env(monkeypatch, s3_server)
+    return s3_server

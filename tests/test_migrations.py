@@ -54,6 +54,9 @@ def test_upgrade_committed_old_database(tmp_path, asset):
     assert reg.module_version("domain/old@1").description == f"from schema {asset.stem.split('-')[1]}"
     assert reg.router_version("router@production").domains == (("old", 1),)
     assert [e.reason for e in history(reg, "router@production")] == ["first"]
+    with reg.read() as tx:
+        assert {f.store for _, _, f in tx.all_files()} <= {"local"} and tx.setting("artifacts") is None  # 0004: files were local
+    assert reg.blobs.uri == "local"
     reg.close()
 
 

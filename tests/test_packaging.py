@@ -33,6 +33,8 @@ def test_wheel_ships_all_packages(tmp_path):
         "ddr/migrations/env.py",
         "ddr/migrations/versions/0001_initial.py",
         "ddr/migrations/versions/0003_module_version_facts.py",
+        "ddr/migrations/versions/0004_artifact_store.py",
+        "ddr/registry/s3store.py",
     ):
         assert required in names, f"{required} missing from the wheel"
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)

@@ -53,7 +53,7 @@ def test_search_equals_the_cli_path_and_names_its_versions(served):
     reg, _, tiny = served
     system = System(reg, index="alpha", backbone=tiny)
     assert system.versions() == {"router": 2, "general": None, "domains": {"alpha": 1, "beta": 1},
-                                 "index": {"name": "alpha", "version": 1}, "backbone": system.snapshot.encoder.backbone.spec.name,
+                                 "index": {"name": "alpha", "version": 1}, "backbone": system.snapshot.encoder.backbone.spec.name, "dtype": "float32",
                                  "pinned": False}
     mine = system.search(["w1 w3"], k=5, hybrid=True)
     record, theirs = search(reg, ["w1 w3"], index_name="alpha", k=5, backbone=tiny, hybrid=True)

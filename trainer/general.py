@@ -84,10 +84,36 @@ def balance(triples: list[Triple], per_collection: int, seed: int) -> list[Tripl
     return out[:per_collection]
 
 
+class _Step(torch.nn.Module):
+    """One training step's forward: the loss of a (query, positive, hard negative) batch.
+
+    A module of its own so DistributedDataParallel can wrap it: only the general prefix requires
+    gradients, and DDP averages those over the ranks in backward.
+    """
+
+    def __init__(self, encoder: DDREncoder, temperature: float) -> None:
+        super().__init__()
+        self.encoder, self.temperature = encoder, temperature
+
+    def forward(self, q: dict, p: dict) -> torch.Tensor:
+        n = q["input_ids"].shape[0]
+        q_emb = self.encoder.embed(q["input_ids"], q["attention_mask"], torch.ones(n, 1))
+        p_emb = self.encoder.embed(p["input_ids"], p["attention_mask"], torch.ones(2 * n, 1))
+        return info_nce(q_emb, p_emb, torch.arange(n), self.temperature)  # in-batch + hard negatives
+
+
 def train_general(
-    encoder: DDREncoder, module: PrefixModule, triples: list[Triple], config: GeneralTrainConfig, echo: Callable[[str], None] | None = None
+    encoder: DDREncoder, module: PrefixModule, triples: list[Triple], config: GeneralTrainConfig, echo: Callable[[str], None] | None = None,
+    ddp: bool = False,
 ) -> GeneralResult:
-    """Train ``module`` (the encoder's general prefix) on ``triples``; returns a trained copy."""
+    """Train ``module`` (the encoder's general prefix) on ``triples``; returns a trained copy.
+
+    ``ddp``: this process is one rank of an initialised torch.distributed group (torchrun). Every rank
+    walks the same shuffled batches and takes its slice of each (rank r: items r, r + world, ...), so
+    in-batch negatives are those of the slice; DistributedDataParallel averages the gradients. A last
+    batch smaller than the world is dropped (every rank must step). At the end the ranks' weights are
+    compared: they must be equal.
+    """
     if encoder.general is not module:
         raise ValueError("the module must be the encoder's general prefix")
     torch.manual_seed(config.seed)
@@ -96,22 +122,30 @@ def train_general(
         p.requires_grad_(False)
     for p in module.parameters():
         p.requires_grad_(True)
+    step, world, rank = _Step(encoder, config.temperature), 1, 0
+    if ddp:
+        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel
+
+        world, rank = dist.get_world_size(), dist.get_rank()
+        device = next(module.parameters()).device
+        step = DistributedDataParallel(step, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=0.0)
     result = GeneralResult(module)
     for _ in range(config.epochs):
         order = torch.randperm(len(triples), generator=gen).tolist()
         for start in range(0, len(order), config.batch_size):
             batch = [triples[i] for i in order[start : start + config.batch_size]]
+            if len(batch) < world:
+                continue
+            batch = batch[rank::world]
             q = encoder.tokenize([t.query for t in batch], config.query_max_length)
             p = encoder.tokenize([t.positive for t in batch] + [t.negative for t in batch], config.passage_max_length)
-            ones = torch.ones(len(batch), 1)
-            q_emb = encoder.embed(q["input_ids"], q["attention_mask"], ones)
-            p_emb = encoder.embed(p["input_ids"], p["attention_mask"], torch.ones(2 * len(batch), 1))
-            loss = info_nce(q_emb, p_emb, torch.arange(len(batch)), config.temperature)  # in-batch + hard negatives
+            loss = step(q, p)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            result.losses.append(loss.item())
+            result.losses.append(_mean_over_ranks(loss.detach()) if ddp else loss.item())
             result.steps += 1
             if echo and result.steps % 10 == 0:
                 echo(f"step {result.steps}: loss {sum(result.losses[-10:]) / 10:.4f}")
@@ -121,5 +155,26 @@ def train_general(
             break
     for p in module.parameters():
         p.requires_grad_(False)
+    if ddp:
+        _check_ranks_agree(module)
     result.module = copy.deepcopy(module)
     return result
+
+
+def _mean_over_ranks(value: torch.Tensor) -> float:
+    import torch.distributed as dist
+
+    value = value.clone().float()
+    dist.all_reduce(value)
+    return value.item() / dist.get_world_size()
+
+
+def _check_ranks_agree(module: PrefixModule) -> None:
+    """Every rank must end with the same weights (DDP kept them in step); a difference is a bug, not noise."""
+    import torch.distributed as dist
+
+    digest = float(sum(p.double().abs().sum().item() for p in module.parameters()))
+    seen: list = [None] * dist.get_world_size()
+    dist.all_gather_object(seen, digest)
+    if max(seen) - min(seen) > 1e-9 * max(1.0, abs(digest)):
+        raise RuntimeError(f"ranks ended with different general prefixes (weight sums {seen})")
