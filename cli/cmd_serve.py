@@ -33,7 +33,7 @@ def _loopback(host: str) -> bool:
 @click.option("--router", "router_version", type=click.IntRange(1, 2147483647), default=None,
               help="Serve this router version and never follow production.")
 @click.option("--max-batch", type=click.IntRange(1, 4096), default=32, show_default=True, help="Texts per encoder call at most (micro-batching).")
-@click.option("--max-wait-ms", type=click.FloatRange(0, 1000), default=5.0, show_default=True,
+@click.option("--max-wait-ms", type=click.FloatRange(0, 1000), default=0.0, show_default=True,
               help="How long the first request of a batch waits for others.")
 @options.dtype
 @click.option("--no-hybrid", is_flag=True, help="Do not load the index's BM25 side (hybrid requests are then refused).")
@@ -46,6 +46,8 @@ def serve(ctx: Ctx, index_name, host, port, token, poll_interval, router_version
     token = token or os.environ.get(TOKEN_ENV) or None
     if not _loopback(host) and not token:
         raise UsageError(f"binding {host} beyond loopback needs a token: pass --token or set {TOKEN_ENV}")
+    from concurrent.futures import ThreadPoolExecutor
+
     import uvicorn
 
     from ddr.service.indexing import pick_index
@@ -53,7 +55,9 @@ def serve(ctx: Ctx, index_name, host, port, token, poll_interval, router_version
     from ddr.service.system import System
 
     reg = ctx.registry
-    system = System(reg, index=pick_index(reg, index_name).name, router=router_version, backbone=backbone, dtype=options.encoding_dtype(dtype), hybrid=not no_hybrid)
+    torch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddr-encoder")  # every torch and faiss call runs here
+    system = System(reg, index=pick_index(reg, index_name).name, router=router_version, backbone=backbone, dtype=options.encoding_dtype(dtype),
+                    hybrid=not no_hybrid, executor=torch_thread)
     app = create_app(system, token=token, poll=poll_interval, max_batch=max_batch, max_wait=max_wait_ms / 1000)
     v = system.versions()
     following = f"pinned to router@{router_version}" if router_version else f"following router@production every {poll_interval:g} s"

@@ -1,7 +1,8 @@
 """Micro-batching: concurrent requests' texts encoded in one encoder call (bounded wait, bounded batch).
 
 Requests that arrive while the encoder is busy, or within ``max_wait`` seconds of the first one, are
-encoded together, up to ``max_batch`` texts. Only requests that share a snapshot and a route are
+encoded together, up to ``max_batch`` texts. ``max_wait`` is 0 by default: an idle encoder starts at
+once (no added latency), and under load the requests that queue while it works form the next batch. Only requests that share a snapshot and a route are
 encoded in one call, so every request is answered by the versions it started on. The encoder runs in
 one worker thread (torch uses its own threads inside it); the event loop never waits on it.
 """
@@ -30,11 +31,12 @@ class MicroBatcher:
     ``encode`` returns a pair of row-aligned sequences (embeddings, weights); each request gets its rows.
     """
 
-    def __init__(self, encode: Callable[[Any, Any, list[str]], tuple[Any, Any]], *, max_batch: int = 32, max_wait: float = 0.005,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+    def __init__(self, encode: Callable[[Any, Any, list[str]], tuple[Any, Any]], *, max_batch: int = 32, max_wait: float = 0.0,
+                 on_batch: Callable[[int], None] | None = None, executor: ThreadPoolExecutor | None = None) -> None:
         self._encode, self.max_batch, self.max_wait, self._on_batch = encode, max_batch, max_wait, on_batch
         self._queue: asyncio.Queue[_Item] | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddr-encoder")
+        self._pool = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddr-encoder")
+        self.executor = self._pool  # the one thread that runs torch and faiss (see Service.ranker)
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:

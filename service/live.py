@@ -81,16 +81,22 @@ def _source(reg: Registry, weights_sha256: str) -> str:
 
 
 def load_encoder(reg: Registry, state: ActiveState, *, backbone: str | None = None, dtype: str | None = None, with_domains: bool = True,
-                 device: str | None = None):
+                 device: str | None = None, reuse=None):
     """The live encoder: backbone + general + (optionally) domain modules and router, verified, on ``device``
-    (default ``DDR_DEVICE``, else the CPU) computing in ``dtype`` (auto: bf16 where the hardware has bf16 units)."""
+    (default ``DDR_DEVICE``, else the CPU) computing in ``dtype`` (auto: bf16 where the hardware has bf16 units).
+
+    ``reuse``: an already loaded backbone, taken when every live version was trained on its weights."""
     from ddr.modules import DEFAULT_BACKBONE, DDREncoder, EncoderConfig, PrefixModule, Router, load_backbone
     from ddr.modules.precision import pick_device, resolve_dtype
 
     device = pick_device(device)
     dtype, _ = resolve_dtype(dtype, device)
 
-    loaded_backbone = load_backbone(backbone or state.backbone_name or DEFAULT_BACKBONE)
+    wanted = {e.backbone_sha256 for e in (state.router, state.general, *state.domains) if e is not None}
+    if reuse is not None and wanted <= {reuse.spec.weights_sha256} and not backbone:
+        loaded_backbone = reuse  # frozen and shared: the serving process swaps modules, not the backbone
+    else:
+        loaded_backbone = load_backbone(backbone or state.backbone_name or DEFAULT_BACKBONE)
     with tempfile.TemporaryDirectory(prefix="ddr-load-") as tmp:
         def fetch(entity, cls):
             return _load_checked(reg, entity, cls, loaded_backbone, Path(tmp))

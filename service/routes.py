@@ -75,7 +75,7 @@ def build(service: Service, lifespan) -> FastAPI:
     return app
 
 
-def create_app(system: System, *, token: str | None = None, poll: float = 2.0, max_batch: int = 32, max_wait: float = 0.005,
+def create_app(system: System, *, token: str | None = None, poll: float = 2.0, max_batch: int = 32, max_wait: float = 0.0,
                limits: Limits | None = None):
     """The ASGI app serving ``system``; ``poll`` <= 0 never refreshes (a pinned router never changes anyway)."""
     service = Service(system, token=token, poll=poll, max_batch=max_batch, max_wait=max_wait, limits=limits or Limits())
@@ -91,6 +91,5 @@ def create_app(system: System, *, token: str | None = None, poll: float = 2.0, m
                 follower.cancel()
             await service.batcher.stop()
             service.refresher.shutdown(wait=False, cancel_futures=True)
-            service.ranker.shutdown(wait=False, cancel_futures=True)
 
     return build(service, lifespan)

@@ -132,9 +132,13 @@ class Service:
     def __init__(self, system: System, *, token: str | None, poll: float, max_batch: int, max_wait: float, limits: Limits) -> None:
         self.system, self.token, self.poll, self.limits = system, token, poll, limits
         self.metrics = Metrics()
-        self.batcher = MicroBatcher(_encode_for(system), max_batch=max_batch, max_wait=max_wait, on_batch=self.metrics.batch.observe)
+        self.batcher = MicroBatcher(_encode_for(system), max_batch=max_batch, max_wait=max_wait, on_batch=self.metrics.batch.observe,
+                                    executor=system.executor)
         self.refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddr-refresh")
-        self.ranker = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ddr-rank")
+        # Ranking (faiss, BM25) runs on the encoder's own thread: every OpenMP user in another thread
+        # brings a second thread team, and two teams on the same cores slowed a single query from
+        # about 18 to about 30 ms here (benchmarks/serve_load.py; docs/design.md, Serving).
+        self.ranker = self.batcher.executor
         self.started = time.time()
 
     def check_token(self, request) -> None:

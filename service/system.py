@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,8 +81,10 @@ class System:
     """The live encoder (and optionally an index) of one registry; see the module docstring."""
 
     def __init__(self, reg: Registry, *, index: str | None = None, router: int | None = None, backbone: str | None = None,
-                 dtype: str | None = None, hybrid: bool = True) -> None:
+                 dtype: str | None = None, hybrid: bool = True, executor: Executor | None = None) -> None:
+        """``executor``: where torch work (loading) runs; a server passes its one encoder thread (see ``_in_torch_thread``)."""
         self.registry, self.index_name, self.pinned, self.backbone, self.dtype, self.hybrid = reg, index, router, backbone, dtype, hybrid
+        self.executor = executor
         self.health = Health()
         self._lock = threading.Lock()  # one refresh at a time
         state = self._resolve()
@@ -153,12 +156,22 @@ class System:
         return live.pinned(self.registry, self.pinned)
 
     def _load(self, state: live.ActiveState, record: IndexRecord | None) -> Snapshot:
-        encoder = live.load_encoder(self.registry, state, backbone=self.backbone, dtype=self.dtype)
+        # Verification and file copies run here; the torch side runs on the executor's thread.
+        reuse = self.snapshot.encoder.backbone if getattr(self, "snapshot", None) is not None else None
+        encoder = self._in_torch_thread(live.load_encoder, self.registry, state, backbone=self.backbone, dtype=self.dtype, reuse=reuse)
         opened = None
         if record is not None:
             check_backbone(encoder, record)
             opened = open_index(self.registry, record, lexical=self.hybrid)
         return Snapshot(state, encoder, opened)
+
+    def _in_torch_thread(self, fn, *args, **kwargs):
+        """Run ``fn`` on the executor (if any). torch's OpenMP threads belong to the thread that starts
+        them: once a second thread of a process computes, every query slowed from about 18 to about
+        30 ms here, so a server keeps all torch and faiss work on one thread (docs/design.md, Serving)."""
+        if self.executor is None:
+            return fn(*args, **kwargs)
+        return self.executor.submit(fn, *args, **kwargs).result()
 
     def _stale(self, record: IndexRecord, state: live.ActiveState) -> str:
         now = f"general@{state.general_version}" if state.general_version else "the identity general prefix"
