@@ -32,6 +32,7 @@ FILES = (
     "encoder_throughput.json", "router_input.json", "query_latency.json", "bf16_check.json", "gate_data.json", "quality_lab.json",
     "gate_sim.json", "recipe_sweep.json", "serve_load.json",
 )
+OPTIONAL = ("metadata_scale.json", "sharded_encoding.json", "stream_cost.json")  # rendered when present
 
 
 def _sibling(stem: str):
@@ -63,6 +64,7 @@ _continual_v2 = _sibling("report_continual_v2")  # the current continual run
 _routing = _sibling("report_routing")  # the routing sweep and the router input
 _quality = _sibling("report_quality")  # routers and fusion, gate rules, the domain recipe
 _serve = _sibling("report_serve")  # the server under load
+_scale = _sibling("report_scale")  # metadata at scale, sharded encoding, the stream's cost
 
 
 # --- sections -------------------------------------------------------------------------------------
@@ -131,7 +133,8 @@ def bf16(doc: Doc) -> None:
         doc.add(
             f"On {doc.machine('encoder_throughput.json')}, `encoder_throughput.py` measured the same switch on {b['passages']} scifact "
             f"passages (general prefix P=16): bf16 ran at {ratio(b['speed_ratio'])} the speed of fp32 (min cosine {f(b['min_cosine'], 6)}). "
-            "Whether bf16 pays depends on the CPU having bf16 units; it stays an option (`--dtype bfloat16`), fp32 the default.",
+            "Whether bf16 pays depends on the CPU having bf16 units: `--dtype auto`, the default, picks bf16 only where the CPU "
+            "has them (AVX512-BF16 or AMX) or on a GPU, fp32 elsewhere.",
             "",
         )
 
@@ -293,6 +296,7 @@ def render(results_dir: Path | str = RESULTS) -> str:
     """docs/benchmarks.md, built from the JSON files in ``results_dir``."""
     results_dir = Path(results_dir)
     data = {name: json.loads((results_dir / name).read_text()) for name in FILES}
+    data.update({name: json.loads((results_dir / name).read_text()) for name in OPTIONAL if (results_dir / name).is_file()})
     report = _sibling("continual_report")
     doc = Doc(data)
     header(doc)
@@ -311,6 +315,9 @@ def render(results_dir: Path | str = RESULTS) -> str:
     _quality.gate_sim(doc)
     _quality.recipe_sweep(doc)
     _serve.serve_load(doc)
+    _scale.metadata_scale(doc)
+    _scale.sharded_encoding(doc)
+    _scale.stream_cost(doc)
     text = "\n".join(doc.lines).rstrip("\n") + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)
 

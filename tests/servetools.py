@@ -33,7 +33,8 @@ class Server:
         self.log = home.parent / f"serve-{self.port}.log"
 
     def __enter__(self) -> Self:
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        # float32 unless the test says otherwise (module-scoped servers start before the per-test environment)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "DDR_DTYPE": os.environ.get("DDR_DTYPE", "float32")}
         self._sink = open(self.log, "w")
         self.proc = subprocess.Popen(self.argv, stdout=self._sink, stderr=subprocess.STDOUT, env=env)
         self.client = httpx.Client(base_url=self.url, timeout=60, headers={"Authorization": f"Bearer {self.token}"} if self.token else {})
