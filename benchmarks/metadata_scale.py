@@ -57,7 +57,8 @@ def populate(reg, tmp: Path, domains: int, versions: int, routers: int, audit: i
 
         have = tx.session.scalar(select(func.count()).select_from(AuditRow))
     t0 = time.perf_counter()
-    moves = 0
+    set_alias(reg, "router@1", "production", reason="first", verify=False)
+    moves = 1
     while have + moves < audit:
         set_alias(reg, f"router@{1 + moves % routers}", "production", reason=f"move {moves}", verify=False)
         moves += 1

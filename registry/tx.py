@@ -27,6 +27,7 @@ from .home import actor
 from .limits import MAX_ACTOR, MAX_VERSION, check_json, check_text
 from .refs import check_name
 from .schema import (
+    AliasRow,
     ArtifactFileRow,
     AuditRow,
     BackboneRow,
@@ -86,6 +87,16 @@ HERE = Origin()
 
 def _json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True)
+
+
+@dataclass
+class _Bulk:
+    """Files and aliases of every version of one kind, read in one query each (``list`` on a big registry)."""
+
+    files: dict[int, tuple[StoredFile, ...]]
+    aliases: dict[tuple[str, int], tuple[str, ...]]
+    backbones: dict[int, str] = field(default_factory=dict)  # backbone row id -> weights sha256
+    members: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 class Tx(AliasOps):
@@ -213,13 +224,15 @@ class Tx(AliasOps):
         self.session.flush()
         return self._module_entity(mod, row)
 
-    def _module_entity(self, mod: ModuleRow, row: ModuleVersionRow) -> ModuleVersion:
+    def _module_entity(self, mod: ModuleRow, row: ModuleVersionRow, bulk: _Bulk | None = None) -> ModuleVersion:
         parent = self.session.get(ModuleVersionRow, row.parent_id) if row.parent_id else None
+        scope = f"{mod.kind}/{mod.name}"
         return ModuleVersion(
-            kind=mod.kind, name=mod.name, version=row.version, backbone_sha256=self.session.get(BackboneRow, row.backbone_id).weights_sha256,
-            config=json.loads(row.config), files=self.files("module_version", row.id), parent_version=parent.version if parent else None,
+            kind=mod.kind, name=mod.name, version=row.version, backbone_sha256=self._backbone_sha(row.backbone_id, bulk),
+            config=json.loads(row.config), files=bulk.files.get(row.id, ()) if bulk else self.files("module_version", row.id),
+            parent_version=parent.version if parent else None,
             data_fingerprint=row.data_fingerprint, metrics=json.loads(row.metrics), created_at=row.created_at, created_by=row.created_by,
-            description=mod.description, aliases=self.aliases_of(f"{mod.kind}/{mod.name}", row.version),
+            description=mod.description, aliases=bulk.aliases.get((scope, row.version), ()) if bulk else self.aliases_of(scope, row.version),
             data_paths=tuple(json.loads(row.data_paths)), instruction=row.instruction, train_config=json.loads(row.train_config),
         )
 
@@ -245,7 +258,24 @@ class Tx(AliasOps):
             .join(ModuleVersionRow, ModuleVersionRow.module_id == ModuleRow.id)
             .order_by(ModuleRow.kind, ModuleRow.name, ModuleVersionRow.version)
         ).all()
-        return [self._module_entity(m, v) for m, v in rows]
+        bulk = self._bulk("module_version")  # two queries for all files and aliases, not two per version
+        return [self._module_entity(m, v, bulk) for m, v in rows]
+
+    def _backbone_sha(self, backbone_id: int, bulk: _Bulk | None) -> str:
+        if bulk is not None and backbone_id in bulk.backbones:
+            return bulk.backbones[backbone_id]
+        return self.session.get(BackboneRow, backbone_id).weights_sha256
+
+    def _bulk(self, owner_type: str) -> _Bulk:
+        files: dict[int, list[StoredFile]] = {}
+        for r in self.session.scalars(select(ArtifactFileRow).where(ArtifactFileRow.owner_type == owner_type)
+                                      .order_by(ArtifactFileRow.owner_id, ArtifactFileRow.name)):
+            files.setdefault(r.owner_id, []).append(StoredFile(r.name, r.sha256, r.size, r.store))
+        aliases: dict[tuple[str, int], list[str]] = {}
+        for r in self.session.scalars(select(AliasRow).order_by(AliasRow.scope, AliasRow.name)):
+            aliases.setdefault((r.scope, r.version), []).append(r.name)
+        backbones = {i: sha for i, sha in self.session.execute(select(BackboneRow.id, BackboneRow.weights_sha256))}
+        return _Bulk({k: tuple(v) for k, v in files.items()}, {k: tuple(v) for k, v in aliases.items()}, backbones)
 
     def _pick(self, scope: str, version: int | None, alias: str | None, latest: int | None) -> int:
         if version is not None:
@@ -281,8 +311,8 @@ class Tx(AliasOps):
         self.session.flush()
         return self._router_entity(row)
 
-    def _router_entity(self, row: RouterVersionRow) -> RouterVersion:
-        members = self.session.execute(
+    def _router_entity(self, row: RouterVersionRow, bulk: _Bulk | None = None) -> RouterVersion:
+        members = bulk.members.get(row.id, []) if bulk else self.session.execute(
             select(ModuleRow.name, ModuleVersionRow.version)
             .join(ModuleVersionRow, ModuleVersionRow.module_id == ModuleRow.id)
             .join(RouterMemberRow, RouterMemberRow.module_version_id == ModuleVersionRow.id)
@@ -291,10 +321,11 @@ class Tx(AliasOps):
         ).all()
         general = self.session.get(ModuleVersionRow, row.general_version_id) if row.general_version_id else None
         return RouterVersion(
-            version=row.version, backbone_sha256=self.session.get(BackboneRow, row.backbone_id).weights_sha256,
+            version=row.version, backbone_sha256=self._backbone_sha(row.backbone_id, bulk),
             general_version=general.version if general else None, domains=tuple((n, v) for n, v in members), config=json.loads(row.config),
-            files=self.files("router_version", row.id), metrics=json.loads(row.metrics), created_at=row.created_at, created_by=row.created_by,
-            aliases=self.aliases_of("router", row.version),
+            files=bulk.files.get(row.id, ()) if bulk else self.files("router_version", row.id), metrics=json.loads(row.metrics),
+            created_at=row.created_at, created_by=row.created_by,
+            aliases=bulk.aliases.get(("router", row.version), ()) if bulk else self.aliases_of("router", row.version),
         )
 
     def find_router(self, version: int) -> RouterVersion | None:
@@ -309,7 +340,15 @@ class Tx(AliasOps):
         return found
 
     def router_versions(self) -> list[RouterVersion]:
-        return [self._router_entity(r) for r in self.session.scalars(select(RouterVersionRow).order_by(RouterVersionRow.version))]
+        bulk = self._bulk("router_version")
+        for rid, name, version in self.session.execute(
+            select(RouterMemberRow.router_version_id, ModuleRow.name, ModuleVersionRow.version)
+            .join(ModuleVersionRow, RouterMemberRow.module_version_id == ModuleVersionRow.id)
+            .join(ModuleRow, ModuleVersionRow.module_id == ModuleRow.id)
+            .order_by(RouterMemberRow.router_version_id, RouterMemberRow.position)
+        ):
+            bulk.members.setdefault(rid, []).append((name, version))
+        return [self._router_entity(r, bulk) for r in self.session.scalars(select(RouterVersionRow).order_by(RouterVersionRow.version))]
 
     # ------------------------------------------------------------ indexes
     def insert_index(self, name: str, spec: dict[str, Any], files: Sequence[StoredFile]) -> IndexRecord:
