@@ -30,9 +30,8 @@ OUT = HERE.parent / "docs" / "benchmarks.md"
 FILES = (
     "continual.json", "continual_v1.json", "continual_top2_cold.json", "add_domain.json", "trainer_sweep.json", "routing_sweep.json",
     "encoder_throughput.json", "router_input.json", "query_latency.json", "bf16_check.json", "gate_data.json", "quality_lab.json",
-    "gate_sim.json", "recipe_sweep.json", "serve_load.json",
+    "gate_sim.json", "recipe_sweep.json", "serve_load.json", "metadata_scale.json", "sharded_encoding.json", "stream_cost.json",
 )
-OPTIONAL = ("metadata_scale.json", "sharded_encoding.json", "stream_cost.json")  # rendered when present
 
 
 def _sibling(stem: str):
@@ -296,7 +295,6 @@ def render(results_dir: Path | str = RESULTS) -> str:
     """docs/benchmarks.md, built from the JSON files in ``results_dir``."""
     results_dir = Path(results_dir)
     data = {name: json.loads((results_dir / name).read_text()) for name in FILES}
-    data.update({name: json.loads((results_dir / name).read_text()) for name in OPTIONAL if (results_dir / name).is_file()})
     report = _sibling("continual_report")
     doc = Doc(data)
     header(doc)

@@ -81,3 +81,15 @@ def stream_cost(doc: Doc) -> None:
     doc.add(f"ddr's total is **{f(d['ratio_ddr_over_today'], 3)}×** the fine-tune way's ({minutes(d['totals_seconds']['ddr'])} against "
             f"{minutes(d['totals_seconds']['today'])}; ddr encodes {d['passages_encoded']['ddr']:,} passages); target ≤ {f(d['target'], 2)}: "
             + ("met." if d["met"] else "**missed**."), "")
+    c = d.get("calibrated") or _calibrated(d)
+    doc.add(f"The unit-cost model over-predicts the fine-tune arrival run in full by {f(1 / c['factor'])}×; scaling every extrapolated "
+            f"fine-tune arrival by the measured/predicted ratio ({f(c['factor'])}) gives {minutes(c['today_seconds'])} for the fine-tune "
+            f"way and a ratio of **{f(c['ratio_ddr_over_today'], 3)}×**.", "")
+
+
+def _calibrated(d: dict) -> dict:
+    """The same correction stream_cost.py now writes, from the fields of a JSON written before it did."""
+    check = d["model_check_first_arrival_today"]
+    factor = check["measured"] / check["from_unit_costs"]
+    today = d["today"][0]["seconds"] + factor * sum(r["seconds"] for r in d["today"][1:])
+    return {"factor": factor, "today_seconds": today, "ratio_ddr_over_today": d["totals_seconds"]["ddr"] / today}
