@@ -117,12 +117,10 @@ def test_set(coll):
 
 
 def auto_dtype() -> str:
-    """bf16 where the CPU has bf16 units (AVX512-BF16 or AMX) or on a GPU, else fp32."""
-    from common import cpu_info
+    """The CLI's ``--dtype auto``: bf16 where the hardware has bf16 units, else fp32 (ddr.modules.precision)."""
+    from ddr.modules.precision import pick_device, resolve_dtype
 
-    if torch.cuda.is_available() or {"avx512_bf16", "amx_bf16"} & cpu_info()[1]:
-        return "bfloat16"
-    return "float32"
+    return resolve_dtype("auto", pick_device())[0]
 
 
 def arguments():

@@ -89,7 +89,6 @@ class Artifacts:
             self.writer.ensure()
 
     def put(self, source: Path) -> tuple[str, int]:
-        self.local.ensure()
         return self.writer.put(Path(source))
 
     def put_folder(self, folder: Path) -> list[StoredFile]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from .blobs import LOCAL
 from .errors import IntegrityError
 from .store import Registry
 
@@ -54,7 +55,7 @@ def gc(reg: Registry, dry_run: bool = False, stale_after: float = STALE_TMP_SECO
         for blob in store.listing():
             if blob.sha256 in keep or blob.mtime > cutoff:
                 continue
-            removed.append(blob.key if store.uri == "local" else f"{store.uri}: {blob.key}")
+            removed.append(blob.key if store.uri == LOCAL else f"{store.uri}: {blob.key}")
             if not dry_run:
                 store.delete(blob)
     return removed

@@ -67,19 +67,23 @@ class EmbeddingCache:
         if progress and len(missing) < len(chunks):
             progress(len(texts) - sum(len(c) for _, c in missing))
         run = encode_many or (lambda jobs: ((n, encode(chunk)) for n, chunk in jobs))
+        fresh: dict[int, np.ndarray] = {}  # encoded now: kept, not read back
         for n, emb in run(missing):
             emb = np.ascontiguousarray(emb, dtype=np.float32)
             if emb.shape[0] != len(chunks[n]):
                 raise ValueError(f"shard {n}: expected {len(chunks[n])} rows, got {emb.shape[0]}")
             self._write(n, emb)
+            fresh[n] = emb
             self.encoded += len(chunks[n])
             if progress:
                 progress(len(chunks[n]))
         parts = []
         for n, chunk in enumerate(chunks):
-            emb = np.load(self._path(n), allow_pickle=False)
-            if emb.shape[0] != len(chunk):
-                raise ValueError(f"{self._path(n)}: expected {len(chunk)} rows, found {emb.shape[0]}")
+            emb = fresh.get(n)
+            if emb is None:
+                emb = np.load(self._path(n), allow_pickle=False)
+                if emb.shape[0] != len(chunk):
+                    raise ValueError(f"{self._path(n)}: expected {len(chunk)} rows, found {emb.shape[0]}")
             parts.append(emb)
         return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 

@@ -35,8 +35,7 @@ class MicroBatcher:
                  on_batch: Callable[[int], None] | None = None, executor: ThreadPoolExecutor | None = None) -> None:
         self._encode, self.max_batch, self.max_wait, self._on_batch = encode, max_batch, max_wait, on_batch
         self._queue: asyncio.Queue[_Item] | None = None
-        self._pool = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddr-encoder")
-        self.executor = self._pool  # the one thread that runs torch and faiss (see Service.ranker)
+        self.executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddr-encoder")  # runs torch and faiss (see Service.ranker)
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -50,7 +49,7 @@ class MicroBatcher:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
     async def encode(self, snapshot: Any, key: Any, texts: list[str]) -> tuple[Any, Any]:
         future = asyncio.get_running_loop().create_future()
@@ -77,7 +76,7 @@ class MicroBatcher:
         if self._on_batch is not None:
             self._on_batch(len(texts))
         try:
-            emb, weights = await asyncio.get_running_loop().run_in_executor(self._pool, self._encode, group[0].snapshot, group[0].key, texts)
+            emb, weights = await asyncio.get_running_loop().run_in_executor(self.executor, self._encode, group[0].snapshot, group[0].key, texts)
         except Exception as exc:  # noqa: BLE001 - handed to every waiting request
             for item in group:
                 if not item.future.done():

@@ -51,7 +51,7 @@ def passage_embeddings(reg: Registry, encoder, texts: list[str], *, general_key:
     cache = EmbeddingCache(reg.home / "cache" / "embeddings", key)
     bar = tqdm(total=len(texts), desc=f"encoding passages ({encoder.config.dtype})", unit="doc", disable=not progress)
     try:
-        emb = cache.get_or_encode(texts, lambda chunk: encoder.encode_passages(chunk).numpy(), bar.update, encode_many=encoder_pool(encoder))
+        emb = cache.get_or_encode(texts, lambda chunk: encoder.encode_passages(chunk).numpy(), bar.update, encode_many=encoder_pool(encoder, key))
     except OSError as exc:  # unwritable or full home: one line, not a traceback
         why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise RegistryIOError(f"cannot write the embedding cache {cache.folder}: {why}") from None

@@ -17,15 +17,18 @@ through the process group, so workers on other nodes need only the backbone, not
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ddr.errors import UsageError
+
+if TYPE_CHECKING:  # numpy stays off the CLI's start-up path: every command passes through launched()
+    import numpy as np
 
 TIMEOUT = timedelta(hours=6)  # a worker waits this long for rank 0's next message (rank 0 may train for hours)
 
@@ -67,12 +70,12 @@ class _Pool:
     """Rank 0's side: the encoder the workers hold, and rounds of shards."""
 
     def __init__(self) -> None:
-        self.sent: tuple | None = None
+        self.sent: str | None = None  # the cache key of the encoder the workers hold
 
-    def encode_many(self, encoder, jobs: list[tuple[int, Sequence[str]]]) -> Iterator[tuple[int, np.ndarray]]:
+    def encode_many(self, encoder, key: str, jobs: list[tuple[int, Sequence[str]]]) -> Iterator[tuple[int, np.ndarray]]:
         dist = _dist()
         world = dist.get_world_size()
-        self._share(encoder)
+        self._share(encoder, key)
         for start in range(0, len(jobs), world):
             batch = jobs[start : start + world]
             _send({"op": "round"})
@@ -89,57 +92,47 @@ class _Pool:
                     raise UsageError(f"encoding worker failed: {reply[1]}")
                 yield reply
 
-    def _share(self, encoder) -> None:
-        general = encoder.general
-        ident = (encoder.backbone.spec.weights_sha256, id(general), encoder.config.dtype, encoder.config.passage_max_length)
-        if ident == self.sent:
+    def _share(self, encoder, key: str) -> None:
+        """Send the workers this encoder unless they hold it: ``key`` is the embedding cache's key, which
+        names everything passage embeddings depend on (backbone, general prefix content, length, dtype)."""
+        if key == self.sent:
             return
-        files: dict[str, bytes] = {}
-        if general is not None:
-            with tempfile.TemporaryDirectory(prefix="ddr-share-") as tmp:
-                general.save(Path(tmp))
-                files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
-        _send({
-            "op": "encoder",
-            "backbone": encoder.backbone.source or encoder.backbone.spec.name,
-            "weights_sha256": encoder.backbone.spec.weights_sha256,
-            "general": files,
-            "config": _encoder_config(encoder),
-        })
-        self.sent = ident
+        _send({"op": "encoder", **_encoder_message(encoder, encoder.general)})
+        self.sent = key
 
 
 _POOL: _Pool | None = None
 
 
-def encoder_pool(encoder):
-    """An ``encode_many`` for :meth:`ddr.retrieval.cache.EmbeddingCache.get_or_encode` (None: not launched)."""
+def encoder_pool(encoder, key: str):
+    """An ``encode_many`` for :meth:`ddr.retrieval.cache.EmbeddingCache.get_or_encode` under the cache key
+    ``key`` (None: not launched)."""
     global _POOL
     if not launched() or rank() != 0:
         return None
     if _POOL is None:
         _POOL = _Pool()
-    return lambda jobs: _POOL.encode_many(encoder, jobs)
+    return lambda jobs: _POOL.encode_many(encoder, key, jobs)
 
 
 def start_training(encoder, module, triples: list, config) -> int:
     """Rank 0: have every worker join the training of ``module`` on ``triples``; returns the world size (0: not launched)."""
     if not launched() or rank() != 0:
         return 0
-    with tempfile.TemporaryDirectory(prefix="ddr-share-") as tmp:
-        module.save(Path(tmp))
-        files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
-    _send({
-        "op": "train_general", "backbone": encoder.backbone.source or encoder.backbone.spec.name,
-        "weights_sha256": encoder.backbone.spec.weights_sha256, "general": files, "config": _encoder_config(encoder),
-        "train": config.to_dict(), "triples": triples,
-    })
+    _send({"op": "train_general", **_encoder_message(encoder, module), "train": config.to_dict(), "triples": triples})
     return _dist().get_world_size()
 
 
-def _encoder_config(encoder) -> dict:
-    c = encoder.config
-    return {"dtype": c.dtype, "passage_max_length": c.passage_max_length, "query_max_length": c.query_max_length, "batch_size": c.batch_size}
+def _encoder_message(encoder, module) -> dict:
+    """What a worker needs to rebuild ``encoder`` with ``module`` as its general prefix: the backbone's
+    name and weights hash, the module's files, the encoder settings."""
+    files: dict[str, bytes] = {}
+    if module is not None:
+        with tempfile.TemporaryDirectory(prefix="ddr-share-") as tmp:
+            module.save(Path(tmp))
+            files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+    return {"backbone": encoder.backbone.source or encoder.backbone.spec.name, "weights_sha256": encoder.backbone.spec.weights_sha256,
+            "general": files, "config": dataclasses.asdict(encoder.config)}
 
 
 def shutdown() -> None:

@@ -93,6 +93,7 @@ class System:
             from .indexing import check_fresh
 
             check_fresh(record, state)  # refuses with the command that rebuilds it
+        self.snapshot: Snapshot | None = None  # the first load has no backbone to reuse
         self.snapshot = self._load(state, record)
 
     # --- reading -------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ class System:
 
     def _load(self, state: live.ActiveState, record: IndexRecord | None) -> Snapshot:
         # Verification and file copies run here; the torch side runs on the executor's thread.
-        reuse = self.snapshot.encoder.backbone if getattr(self, "snapshot", None) is not None else None
+        reuse = self.snapshot.encoder.backbone if self.snapshot is not None else None
         encoder = self._in_torch_thread(live.load_encoder, self.registry, state, backbone=self.backbone, dtype=self.dtype, reuse=reuse)
         opened = None
         if record is not None:
