@@ -159,14 +159,14 @@ def _with_domains(current, domains, router=None):
 
 def score(encoder, d: DomainData, route: str) -> float:
     """Held-out nDCG@10 of ``encoder`` under ``route`` on a domain's cached passages."""
-    from ddr.trainer.domain import rank_and_score
+    from ddr.retrieval.scoring import rank_and_score
 
     return rank_and_score(encoder.encode_queries(d.heldout.texts, route=route), d.passages, d.doc_ids, d.heldout)
 
 
 def per_query(encoder, d: DomainData, route: str) -> list[float]:
     """Held-out nDCG@10 of every query of ``d`` (in ``d.heldout.ids`` order)."""
-    from ddr.trainer.domain import per_query_ndcg
+    from ddr.retrieval.scoring import per_query_ndcg
 
     scores = per_query_ndcg(encoder.encode_queries(d.heldout.texts, route=route), d.passages, d.doc_ids, d.heldout)
     return [scores[q] for q in d.heldout.ids]

@@ -138,9 +138,10 @@ def gate_pool(d: DomainData, query_embeddings: list, per_query: int = POOL_PER_Q
     and each query's top ``per_query`` under each of ``query_embeddings`` ((n_queries, dim) tensors)."""
     index = {doc: i for i, doc in enumerate(d.doc_ids)}
     rows = {index[doc] for qs in (d.train, d.heldout) for q in qs.ids for doc in qs.qrels[q] if doc in index}
-    k = min(per_query, len(d.doc_ids))
+    from ddr.retrieval.scoring import top_k
+
     for q in query_embeddings:
-        rows.update((q.float() @ d.passages.float().T).topk(k, dim=-1).indices.flatten().tolist())
+        rows.update(top_k(q, d.passages, per_query)[1].flatten().tolist())
     return sorted(rows)
 
 

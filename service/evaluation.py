@@ -44,11 +44,9 @@ def parse_baselines(text: str) -> list[str]:
 
 
 def _dense_run(passages, doc_ids, queries, query_ids, k: int = DEPTH + 1):
-    from ddr.retrieval import index as faiss_index
+    from ddr.retrieval.scoring import rank
 
-    idx = faiss_index.LoadedIndex(faiss_index.build(passages, "flat"), list(doc_ids), [])
-    scores, rows = idx.search(queries, k)
-    return faiss_index.to_run(query_ids, scores, rows)
+    return rank(queries, passages, doc_ids, query_ids, k)
 
 
 def evaluate(

@@ -144,7 +144,7 @@ def _score(reg, current, module, collections: list[_Collection], progress: bool)
     import torch
 
     from ddr.modules import DDREncoder
-    from ddr.trainer.domain import per_query_ndcg
+    from ddr.retrieval.scoring import per_query_ndcg
 
     candidate = DDREncoder(current.backbone, module, config=current.config)
     with tempfile.TemporaryDirectory(prefix="ddr-general-") as tmp:

@@ -36,7 +36,7 @@ def representations(encoder, texts: list[str]) -> torch.Tensor:
 def utility(modules, sets: list[DomainData]) -> torch.Tensor:
     """(all training queries, modules): each module's nDCG@10 gain over the general prefix on each query,
     against the query's own domain's passages. ``modules`` is an encoder holding the domain modules."""
-    from ddr.trainer.domain import per_query_ndcg
+    from ddr.retrieval.scoring import per_query_ndcg
 
     def scores(d: DomainData, route: str) -> torch.Tensor:
         got = per_query_ndcg(modules.encode_queries(d.train.texts, route=route), d.passages, d.doc_ids, d.train)
@@ -78,7 +78,7 @@ def fit_lexical_weight(candidate, new: DomainData) -> tuple[float, float]:
     the neutral weight; returns (shrunk weight, weight as fitted)."""
     from ddr.retrieval.bm25 import LexicalIndex
     from ddr.retrieval.fusion import fit_weight
-    from ddr.trainer.domain import rank
+    from ddr.retrieval.scoring import rank
 
     dense = rank(candidate.encode_queries(new.heldout.texts, route=f"prior:{new.name}"), new.passages, new.doc_ids, new.heldout.ids)
     lexical = LexicalIndex.build(new.texts).run(new.doc_ids, new.heldout.ids, new.heldout.texts)

@@ -105,7 +105,7 @@ def test_hybrid_rows_are_the_fusion_of_the_dense_and_bm25_runs(reg, tmp_path):
     enc = CountingEncoder(["red", "fox", "blue", "green", "jumps"])
     result = evaluate(reg, str(tmp_path), baselines=["bm25", "plain"], encoders=(enc, enc), progress=False)
     got = result["collections"]["c"]["systems"]["BM25 + plain"]["nDCG@10"]
-    from ddr.trainer.domain import rank
+    from ddr.retrieval.scoring import rank
 
     texts = ["red fox", "red red", "blue fox jumps", "green"]
     dense = rank(enc.encode_queries(["blue fox", "red"]), enc.encode_passages(texts), ["d0", "d1", "d2", "d3"], ["q1", "q2"])

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ddr.modules import DDREncoder, PrefixModule
+from ddr.retrieval.scoring import rank, rank_and_score
 
 from .config import DomainTrainConfig
 from .data import QuerySet
@@ -54,27 +55,6 @@ class TrainResult:
     best_epoch: int
     heldout_ndcg: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
-
-
-def rank(queries: torch.Tensor, passages: torch.Tensor, doc_ids: list[str], query_ids: list[str], k: int = 100) -> dict[str, dict[str, float]]:
-    """The top ``k`` passages of every query (exact inner product), as a run."""
-    scores = queries.float() @ passages.float().T
-    top = scores.topk(min(k, passages.shape[0]), dim=-1)
-    return {q: {doc_ids[j]: float(s) for s, j in zip(vals.tolist(), idx.tolist())} for q, vals, idx in zip(query_ids, top.values, top.indices)}
-
-
-def rank_and_score(queries: torch.Tensor, passages: torch.Tensor, doc_ids: list[str], qs: QuerySet, k: int = 100) -> float:
-    """nDCG@10 of ``queries`` (rows of ``qs``) against ``passages`` (exact inner product)."""
-    from ddr.retrieval.metrics import evaluate
-
-    return evaluate(qs.qrels, rank(queries, passages, doc_ids, qs.ids, k))["nDCG@10"]
-
-
-def per_query_ndcg(queries: torch.Tensor, passages: torch.Tensor, doc_ids: list[str], qs: QuerySet, k: int = 100) -> dict[str, float]:
-    """nDCG@10 of every query of ``qs`` (the paired figures the gate compares)."""
-    from ddr.retrieval.metrics import per_query
-
-    return per_query(qs.qrels, rank(queries, passages, doc_ids, qs.ids, k))
 
 
 def _positives(qs: QuerySet, doc_index: dict[str, int]) -> list[list[int]]:

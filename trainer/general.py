@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ddr.modules import DDREncoder, PrefixModule
+from ddr.retrieval.scoring import top_k
 
 from .config import GeneralTrainConfig
 from .losses import info_nce
@@ -41,8 +42,7 @@ class GeneralResult:
 def mine_triples(queries, positives, doc_texts, passage_emb, query_emb, config: GeneralTrainConfig, seed: int) -> list[Triple]:
     """One (query, positive, hard negative) per query; ``positives[i]`` are row indices into the corpus."""
     gen = torch.Generator().manual_seed(seed)
-    scores = query_emb @ passage_emb.T
-    ranked = scores.topk(min(config.mine_to, passage_emb.shape[0]), dim=-1).indices
+    _, ranked = top_k(query_emb, passage_emb, config.mine_to)
     triples = []
     for i, q in enumerate(queries):
         if not positives[i]:
