@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import click
 
-from ddr.modules.config import DEFAULT_ROUTER_KIND, MAX_PREFIX_LENGTH, ROUTER_KINDS
+from ddr.modules.config import DEFAULT_ROUTER_KIND, ROUTER_KINDS
 from ddr.service.gate import DEFAULT_RULE, DEFAULT_THRESHOLD, RULES
-from ddr.trainer.config import DomainTrainConfig, GeneralTrainConfig, default
+from ddr.trainer.config import DomainTrainConfig, GeneralTrainConfig
 
 from . import options
 from .context import Ctx, pass_ctx
@@ -25,16 +25,9 @@ _router_kind = click.option("--router", "router_kind", type=click.Choice(ROUTER_
 
 
 def _domain_options(f):
-    d = DomainTrainConfig
     for opt in reversed(
         [
-            click.option("--prefix-length", type=click.IntRange(1, MAX_PREFIX_LENGTH), default=default(d, "prefix_length"), show_default=True, help="P: prefix vectors per layer (a new version keeps its parent's)."),
-            click.option("--epochs", type=click.IntRange(1, 1000), default=default(d, "epochs"), show_default=True, help="At most this many epochs (early stopping on held-out queries)."),
-            click.option("--lr", type=float, default=default(d, "lr"), show_default=True, help="AdamW learning rate."),
-            click.option("--batch-size", type=click.IntRange(1, 4096), default=default(d, "batch_size"), show_default=True, help="Queries per step."),
-            click.option("--seed", type=int, default=default(d, "seed"), show_default=True, help="Seed (training is deterministic on CPU)."),
-            click.option("--train-lexical-weight", "lexical_weight", type=click.FloatRange(0, 1), default=default(d, "lexical_weight"),
-                         show_default=True, help="> 0: train against the score fused with BM25 at this weight (for hybrid search)."),
+            options.config_options(DomainTrainConfig),
             click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help=THRESHOLD_HELP),
             _gate_rule,
             _router_kind,
@@ -50,7 +43,7 @@ def _domain_options(f):
 def _run_domain(ctx: Ctx, name: str, data: str, instruction: str, force: bool, *, update: bool, **kw) -> None:
     from ddr.service.domain import DomainRequest, run_domain
 
-    config = DomainTrainConfig(**{k: kw.pop(k) for k in ("prefix_length", "epochs", "lr", "batch_size", "seed", "lexical_weight")})
+    config = options.config_from(DomainTrainConfig, kw)
     quiet = kw.pop("quiet")
     kw["dtype"] = options.encoding_dtype(kw.pop("dtype"))
     req = DomainRequest(
@@ -104,17 +97,9 @@ def retrain_router(ctx: Ctx, threshold, gate_rule, router_kind, force, dtype, ba
     click.echo(report.table())
 
 
-G = GeneralTrainConfig
-
-
 @click.command("train-general")
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(), help="Collections whose train splits to use (repeatable).")
-@click.option("--epochs", type=click.IntRange(1, 100), default=default(G, "epochs"), show_default=True, help="Passes over the mined triples.")
-@click.option("--max-steps", type=click.IntRange(0, 10**7), default=default(G, "max_steps"), show_default=True, help="Stop after this many steps (0: no limit).")
-@click.option("--lr", type=float, default=default(G, "lr"), show_default=True, help="AdamW learning rate.")
-@click.option("--batch-size", type=click.IntRange(2, 4096), default=default(G, "batch_size"), show_default=True, help="Triples per step.")
-@click.option("--prefix-length", type=click.IntRange(1, MAX_PREFIX_LENGTH), default=default(G, "prefix_length"), show_default=True, help="P of a new general prefix.")
-@click.option("--seed", type=int, default=default(G, "seed"), show_default=True, help="Seed.")
+@options.config_options(GeneralTrainConfig)
 @click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True, help="Largest held-out nDCG@10 drop (points) allowed on a collection.")
 @click.option("--force", is_flag=True, help="Make it live even if the gate refuses (only while no domain is live).")
 @options.dtype
@@ -126,7 +111,7 @@ def train_general(ctx: Ctx, data, threshold, force, dtype, backbone, quiet, **kw
     from ddr.service.general import train_general as run
 
     report = run(
-        ctx.registry, data, config=GeneralTrainConfig(**kw), threshold=threshold, force=force, backbone=backbone, progress=not quiet,
+        ctx.registry, data, config=options.config_from(GeneralTrainConfig, kw), threshold=threshold, force=force, backbone=backbone, progress=not quiet,
         echo=None if quiet else click.echo, dtype=options.encoding_dtype(dtype),
     )
     click.echo(report.table())

@@ -23,3 +23,29 @@ def encoding_dtype(name: str) -> str:
     from ddr.modules.precision import pick_device, resolve_dtype
 
     return resolve_dtype(name, pick_device())[0]
+
+
+def config_options(cls: type):
+    """Decorator: one option per field of the config dataclass ``cls`` that is marked with
+    :func:`ddr.trainer.config.option` (flag, type, bounds, default and help from the field), in field order."""
+    from ddr.trainer.config import options_of
+
+    def decorate(f):
+        for fld in reversed(options_of(cls)):
+            meta = fld.metadata["option"]
+            kind = {"int": int, "float": float}[fld.type if isinstance(fld.type, str) else fld.type.__name__]
+            bounded = meta["low"] is not None or meta["high"] is not None
+            if bounded:
+                kind = (click.IntRange if kind is int else click.FloatRange)(meta["low"], meta["high"])
+            flag = meta["flag"] or "--" + fld.name.replace("_", "-")
+            f = click.option(flag, fld.name, type=kind, default=fld.default, show_default=True, help=meta["help"])(f)
+        return f
+
+    return decorate
+
+
+def config_from(cls: type, kw: dict):
+    """An instance of ``cls`` from the options :func:`config_options` declared (popped from ``kw``)."""
+    from ddr.trainer.config import options_of
+
+    return cls(**{f.name: kw.pop(f.name) for f in options_of(cls)})

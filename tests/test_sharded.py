@@ -33,6 +33,7 @@ def shards(home: Path) -> list[Path]:
     return sorted((home / "cache" / "embeddings").glob("*/shard-*.npy"))
 
 
+@pytest.mark.slow  # torchrun: 2 worker processes, each loading torch and the backbone
 def test_two_workers_write_what_one_process_writes(tmp_path, tiny_path):
     data = make_domain(tmp_path, "alpha", 0)
     build = ["index", "build", "--data", str(data), "--backbone", tiny_path, "--quiet"]
@@ -59,6 +60,7 @@ def test_two_workers_write_what_one_process_writes(tmp_path, tiny_path):
     assert len(rb.index_records()) == 1
 
 
+@pytest.mark.slow  # torchrun: 2 worker processes, each loading torch and the backbone
 def test_a_sharded_run_resumes_from_the_shards_left(tmp_path, tiny_path):
     data = make_domain(tmp_path, "alpha", 0)
     home = tmp_path / "home"
@@ -76,6 +78,7 @@ def test_a_sharded_run_resumes_from_the_shards_left(tmp_path, tiny_path):
             np.testing.assert_array_equal(np.load(p), kept[p.name])
 
 
+@pytest.mark.slow  # torchrun: 2 worker processes, each loading torch and the backbone
 def test_train_general_under_torchrun_trains_on_every_rank(tmp_path, tiny_path):
     alpha, beta = make_domain(tmp_path, "alpha", 0), make_domain(tmp_path, "beta", 60)
     home = tmp_path / "home"

@@ -6,10 +6,16 @@ come from these fields.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ddr.modules.config import DEFAULT_PREFIX_LENGTH
+from ddr.modules.config import DEFAULT_PREFIX_LENGTH, MAX_PREFIX_LENGTH
+
+
+def option(help: str, *, low: float | None = None, high: float | None = None, flag: str | None = None) -> dict[str, Any]:
+    """Field metadata that makes a config field a command-line option (the CLI generates it: flag, type,
+    bounds, default and help all come from the field; ``flag`` overrides ``--field-name``)."""
+    return {"option": {"help": help, "low": low, "high": high, "flag": flag}}
 
 
 @dataclass(frozen=True)
@@ -23,15 +29,17 @@ class DomainTrainConfig:
     (48.03 / 55.39 at weight 0.5 with 30 epochs).
     """
 
-    prefix_length: int = DEFAULT_PREFIX_LENGTH
-    lr: float = 1e-2
-    epochs: int = 30
-    batch_size: int = 32
+    prefix_length: int = field(default=DEFAULT_PREFIX_LENGTH, metadata=option("P: prefix vectors per layer (a new version keeps its parent's).",
+                                                                               low=1, high=MAX_PREFIX_LENGTH))
+    lr: float = field(default=1e-2, metadata=option("AdamW learning rate."))
+    epochs: int = field(default=30, metadata=option("At most this many epochs (early stopping on held-out queries).", low=1, high=1000))
+    batch_size: int = field(default=32, metadata=option("Queries per step.", low=1, high=4096))
     temperature: float = 0.05
     patience: int = 5
-    seed: int = 0
+    seed: int = field(default=0, metadata=option("Seed (training is deterministic on CPU)."))
     query_max_length: int = 256
-    lexical_weight: float = 0.0  # > 0: train against the score fused with BM25 at this weight (hybrid search)
+    lexical_weight: float = field(default=0.0, metadata=option("> 0: train against the score fused with BM25 at this weight (for hybrid search).",
+                                                               low=0, high=1, flag="--train-lexical-weight"))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,15 +49,15 @@ class DomainTrainConfig:
 class GeneralTrainConfig:
     """Phase 1: the general prefix, passages in the loop, one mined hard negative per query."""
 
-    prefix_length: int = DEFAULT_PREFIX_LENGTH
-    lr: float = 5e-3
-    epochs: int = 1
-    batch_size: int = 16
+    prefix_length: int = field(default=DEFAULT_PREFIX_LENGTH, metadata=option("P of a new general prefix.", low=1, high=MAX_PREFIX_LENGTH))
+    lr: float = field(default=5e-3, metadata=option("AdamW learning rate."))
+    epochs: int = field(default=1, metadata=option("Passes over the mined triples.", low=1, high=100))
+    batch_size: int = field(default=16, metadata=option("Triples per step.", low=2, high=4096))
     temperature: float = 0.05
-    seed: int = 0
+    seed: int = field(default=0, metadata=option("Seed."))
     passage_max_length: int = 128
     query_max_length: int = 128
-    max_steps: int = 0
+    max_steps: int = field(default=0, metadata=option("Stop after this many steps (0: no limit).", low=0, high=10**7))
     mine_from: int = 5
     mine_to: int = 30
     per_collection: int = 0  # > 0: every collection contributes exactly this many triples (sampled), so none dominates
@@ -59,6 +67,6 @@ class GeneralTrainConfig:
         return asdict(self)
 
 
-def default(cls: type, name: str) -> Any:
-    """The default of field ``name`` of a config class (for CLI options)."""
-    return next(f.default for f in fields(cls) if f.name == name)
+def options_of(cls: type) -> list:
+    """The fields of a config class that are command-line options, in declaration order."""
+    return [f for f in fields(cls) if "option" in f.metadata]
