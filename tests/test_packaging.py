@@ -24,6 +24,7 @@ def test_wheel_ships_all_packages(tmp_path):
     for required in (
         "ddr/cli/app.py",
         "ddr/service/domain.py",
+        "ddr/server/app.py",
         "ddr/modules/config.py",
         "ddr/modules/encoder.py",
         "ddr/registry/store.py",

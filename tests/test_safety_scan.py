@@ -18,13 +18,15 @@ The self-test feeds the scanner one snippet per rule, so the scan can fail.
 from __future__ import annotations
 
 import ast
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("ddr", "cli", "service", "modules", "registry", "trainer", "retrieval", "migrations", "hub")
+# Every folder the wheel installs (pyproject's package-dir), so a new room is scanned without being listed here.
+PACKAGES = tuple(sorted({d.split("/")[0] for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"].values()}))
 
 PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "cloudpickle", "dill", "joblib", "shelve", "marshal"}
 CODE_BUILTINS = {"eval", "exec", "compile", "__import__"}
@@ -213,3 +215,7 @@ load_file("model.safetensors")
 
 def test_scanner_accepts_safe_patterns():
     assert scan_source(SAFE) == []
+
+
+def test_every_installed_room_is_scanned():
+    assert {"ddr", "cli", "service", "server", "modules", "registry", "trainer", "retrieval", "migrations", "hub"} <= set(PACKAGES)
