@@ -50,8 +50,8 @@ def serve(ctx: Ctx, index_name, host, port, token, poll_interval, router_version
 
     import uvicorn
 
+    from ddr.server.app import create_app
     from ddr.service.indexing import pick_index
-    from ddr.service.routes import create_app
     from ddr.service.system import System
 
     reg = ctx.registry

@@ -7,6 +7,10 @@
     emb, weights = system.encode_queries(["..."], route="topk")      # numpy float32 rows, router weights
     system.refresh()                                                  # follow router@production (see below)
 
+The server (``ddr.server``) reaches the library only through this object: ``route`` resolves a
+request's route once, ``encode_queries`` takes that resolved route, ``check_lexical_weight`` is the one
+check of BM25's weight and ``search_json`` the one JSON form of an answer.
+
 A ``System`` holds a ``Snapshot``: the versions resolved from the production aliases (or a pinned
 router), the encoder loaded from their verified files, and the open index. ``refresh()`` resolves
 the aliases again; if they name other versions, it loads and verifies the new encoder and index
@@ -19,16 +23,25 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ddr.errors import UsageError
+from ddr.errors import DdrError, UsageError
 from ddr.registry import IndexRecord, Registry
 
 from . import live
 from .indexing import is_fresh, pick_index
-from .search import OpenIndex, SearchResult, check_backbone, open_index, rank, resolve_route
+from .search import OpenIndex, SearchResult, check_backbone, check_lexical_weight, open_index, rank, resolve_route, results_dict, router_weights
+
+if TYPE_CHECKING:  # heavy: torch (names for hints only)
+    import numpy as np
+
+    from ddr.modules import DDREncoder, Route
+
+T = TypeVar("T")
 
 log = logging.getLogger("ddr.system")
 
@@ -38,7 +51,7 @@ class Snapshot:
     """One consistent set of live versions, loaded: what a request is answered with from start to end."""
 
     state: live.ActiveState
-    encoder: object  # ddr.modules.DDREncoder
+    encoder: DDREncoder
     index: OpenIndex | None
 
     @property
@@ -101,30 +114,59 @@ class System:
     def versions(self) -> dict:
         return {**self.snapshot.versions(), "pinned": self.pinned is not None}
 
-    def encode_queries(self, texts: list[str], *, route: str = "topk", domains: tuple[str, ...] = (), snapshot: Snapshot | None = None):
-        """(embeddings as float32 numpy rows, per-query router weights {domain: weight})."""
+    def route(self, route: str = "topk", domains: Sequence[str] = (), *, snapshot: Snapshot | None = None) -> Route:
+        """The Route a request asks for, resolved once on ``snapshot``'s encoder (``domains``: prior routing to
+        those live domains; routes needing a router mean 'none' without one). Bad input: a DdrError (UsageError, RoutingError)."""
         snap = snapshot or self.snapshot
-        chosen = resolve_route(snap.encoder, route, domains)
-        emb, weights = snap.encoder.encode_queries(list(texts), route=chosen, return_weights=True)
-        return emb.float().numpy(), [{n: round(float(x), 4) for n, x in zip(snap.encoder.domains, w) if x > 0} for w in weights]
+        try:
+            return resolve_route(snap.encoder, route, tuple(domains))
+        except DdrError:
+            raise
+        except ValueError as exc:
+            raise UsageError((str(exc).splitlines() or [""])[0]) from None
 
-    def encode_passages(self, texts: list[str], *, snapshot: Snapshot | None = None):
+    def encode_queries(self, texts: list[str], *, route: str | Route = "topk", domains: Sequence[str] = (),
+                       snapshot: Snapshot | None = None) -> tuple[np.ndarray, list[dict[str, float]]]:
+        """(embeddings as float32 numpy rows, per-query router weights {domain: weight}).
+
+        ``route``: a route name (resolved here, with ``domains``), or a Route that ``route()`` resolved on the same snapshot.
+        """
+        snap = snapshot or self.snapshot
+        if isinstance(route, str):
+            route = self.route(route, domains, snapshot=snap)
+        elif domains:
+            raise UsageError("give domains with a route name, not with a resolved Route")
+        emb, weights = snap.encoder.encode_queries(list(texts), route=route, return_weights=True)
+        return emb.float().numpy(), router_weights(snap.encoder.domains, weights)
+
+    def encode_passages(self, texts: list[str], *, snapshot: Snapshot | None = None) -> np.ndarray:
         """Passage embeddings under the live general prefix (float32 numpy rows), for users with their own vector store."""
         snap = snapshot or self.snapshot
         return snap.encoder.encode_passages(list(texts)).float().numpy()
 
-    def search(self, queries: list[str], *, k: int = 10, route: str = "topk", domains: tuple[str, ...] = (), hybrid: bool = False,
+    def search(self, queries: list[str], *, k: int = 10, route: str | Route = "topk", domains: Sequence[str] = (), hybrid: bool = False,
                lexical_weight: float | str = 0.5, snapshot: Snapshot | None = None) -> list[SearchResult]:
         snap = snapshot or self.snapshot
         if snap.index is None:
             raise UsageError("this system was opened without an index; open it with index=NAME")
-        chosen = resolve_route(snap.encoder, route, domains)
-        emb, weights = snap.encoder.encode_queries(list(queries), route=chosen, return_weights=True)
-        return rank(snap.encoder, snap.index, list(queries), emb.float().numpy(), weights, k=k, hybrid=hybrid, lexical_weight=lexical_weight)
+        emb, weights = self.encode_queries(queries, route=route, domains=domains, snapshot=snap)
+        return self.rank_encoded(snap, list(queries), emb, weights, k=k, hybrid=hybrid, lexical_weight=lexical_weight)
 
-    def rank_encoded(self, snapshot: Snapshot, queries: list[str], emb, weights, **kwargs) -> list[SearchResult]:
-        """Rank queries already encoded on ``snapshot`` (the server's micro-batches encode first, then rank per request)."""
-        return rank(snapshot.encoder, snapshot.index, queries, emb, weights, **kwargs)
+    def rank_encoded(self, snapshot: Snapshot, queries: list[str], emb: np.ndarray, weights: Sequence[dict[str, float]], *, k: int = 10,
+                     hybrid: bool = False, lexical_weight: float | str = 0.5) -> list[SearchResult]:
+        """Rank queries already encoded on ``snapshot`` (``encode_queries``' rows and weights); the server's
+        micro-batches encode first, then rank per request."""
+        return rank(snapshot.encoder, snapshot.index, queries, emb, weights, k=k, hybrid=hybrid, lexical_weight=lexical_weight)
+
+    @staticmethod
+    def check_lexical_weight(value: float | str) -> float | str:
+        """BM25's weight as a caller gave it: a number in [0, 1] or 'routed'; anything else is a one-line UsageError."""
+        return check_lexical_weight(value)
+
+    def search_json(self, results: Sequence[SearchResult], *, snapshot: Snapshot | None = None) -> dict[str, Any]:
+        """The JSON answer: the router version and index that answered, then each query's weights and hits."""
+        snap = snapshot or self.snapshot
+        return {"router_version": snap.router_version, **results_dict(snap.index.record, results)}
 
     # --- following production ----------------------------------------------------------------
 
@@ -166,7 +208,7 @@ class System:
             opened = open_index(self.registry, record, lexical=self.hybrid)
         return Snapshot(state, encoder, opened)
 
-    def _in_torch_thread(self, fn, *args, **kwargs):
+    def _in_torch_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the executor (if any). torch's OpenMP threads belong to the thread that starts
         them: once a second thread of a process computes, every query slowed from about 18 to about
         30 ms here, so a server keeps all torch and faiss work on one thread (docs/design.md, Serving)."""
@@ -195,7 +237,7 @@ class System:
 
 
 def search(
-    reg: Registry, queries: list[str], *, index_name: str | None = None, route: str = "topk", domains: tuple[str, ...] = (), k: int = 10,
+    reg: Registry, queries: list[str], *, index_name: str | None = None, route: str = "topk", domains: Sequence[str] = (), k: int = 10,
     backbone: str | None = None, hybrid: bool = False, lexical_weight: float | str = 0.5,
 ) -> tuple[IndexRecord, list[SearchResult]]:
     """One-off search (the CLI's): the top ``k`` documents per query; ``domains`` routes by prior to those domains.

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ddr.service.batcher import MicroBatcher
+from ddr.server.batcher import MicroBatcher
 
 
 def _run(coro):

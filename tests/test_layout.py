@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ROOMS = {  # folder -> import name (pyproject maps them under ddr.)
     "ddr": "ddr", "cli": "ddr.cli", "service": "ddr.service", "registry": "ddr.registry", "modules": "ddr.modules",
-    "trainer": "ddr.trainer", "retrieval": "ddr.retrieval", "hub": "ddr.hub", "migrations": "ddr.migrations",
+    "trainer": "ddr.trainer", "retrieval": "ddr.retrieval", "hub": "ddr.hub", "migrations": "ddr.migrations", "server": "ddr.server",
 }
 
 
@@ -80,7 +80,8 @@ FORBIDDEN = {  # room -> what it must never import, at any level
     "ddr.modules": ("ddr.registry", "ddr.service", "ddr.cli", "ddr.hub", "sqlalchemy"),
     "ddr.trainer": ("ddr.registry", "ddr.service", "ddr.cli", "ddr.hub", "sqlalchemy"),
     "ddr.retrieval": ("ddr.registry", "ddr.service", "ddr.cli"),
-    "ddr.service": ("ddr.cli",),
+    "ddr.service": ("ddr.cli", "ddr.server"),
+    "ddr.server": ("ddr.cli", "ddr.registry", "ddr.trainer", "ddr.hub", "ddr.modules", "ddr.retrieval"),
 }
 
 
@@ -95,6 +96,24 @@ def test_one_way_imports(room):
             imported |= _imports(name, path, module_level=False)
             bad += [f"{name} imports {i}" for i in sorted(imported) if any(i == f or i.startswith(f + ".") for f in FORBIDDEN[room])]
     assert bad == []
+
+
+def _service_imports_of_the_server() -> dict[str, set[str]]:
+    """ddr.server module -> the ddr.service modules it imports (at any level, TYPE_CHECKING blocks included)."""
+    out = {}
+    for name, path in MODULES.items():
+        if name == "ddr.server" or name.startswith("ddr.server."):
+            tree = ast.parse(path.read_text())
+            imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            imported |= _imports(name, path, module_level=False)
+            out[name] = {i for i in imported if i == "ddr.service" or i.startswith("ddr.service.")}
+    return out
+
+
+def test_the_server_reaches_the_library_only_through_system():
+    found = _service_imports_of_the_server()
+    assert [f"{m} imports {i}" for m, imports in sorted(found.items()) for i in sorted(imports) if i != "ddr.service.system"] == []
+    assert any("ddr.service.system" in imports for imports in found.values())  # it does go through System: the check is not vacuous
 
 
 def test_ddr_package_holds_no_business_logic():

@@ -64,6 +64,35 @@ def test_search_and_encode_answer_what_the_library_answers(server, home, tiny_pa
     assert np.abs(passages - system.encode_passages(["w1 w2 w3"])).max() < 1e-5
 
 
+def test_a_served_request_resolves_its_route_once(home, tiny_path, monkeypatch):
+    """A request is parsed once and its route resolved once; the micro-batch encodes with that Route (in process)."""
+    from fastapi.testclient import TestClient
+
+    from ddr.server.app import create_app
+    from ddr.service import search, system
+
+    resolved = []
+    real = search.resolve_route
+
+    def counted(encoder, route="topk", domains=()):
+        resolved.append((route, tuple(domains)))
+        return real(encoder, route, domains)
+
+    for module in (search, system):  # wherever the server or System looks it up
+        monkeypatch.setattr(module, "resolve_route", counted)
+    with TestClient(create_app(_system(home, tiny_path), poll=0)) as client:
+        for path, body, status in [("/search", {"query": "w1 w3", "domain": "alpha", "hybrid": True}, 200),
+                                   ("/search", {"queries": ["w1", "w4 w6"], "route": "soft"}, 200),
+                                   ("/encode", {"queries": ["w1 w3"], "route": "none"}, 200),
+                                   ("/search", {"query": "w1", "route": "sideways"}, 400)]:
+            resolved.clear()
+            r = client.post(path, json=body)
+            assert r.status_code == status, r.text
+            assert resolved == [(body.get("route", "topk"), (body["domain"],) if "domain" in body else ())], (path, body)
+        resolved.clear()
+        assert client.post("/encode", json={"passages": ["w1 w2"]}).status_code == 200 and resolved == []
+
+
 BAD = {  # name: (raw body or JSON, status, words the one-line error contains)
     "malformed JSON": (b'{"query": "w1', 400, "not JSON"),
     "empty query": ({"query": "  "}, 400, "empty"),

@@ -1,8 +1,17 @@
-"""The server's Prometheus metrics (prometheus_client, one registry per app so tests can run several)."""
+"""The server's Prometheus metrics, served at ``/metrics`` (prometheus_client, one registry per app so tests can run several).
+
+Named telemetry so it is not confused with the IR metrics (nDCG, recall) in ``ddr.retrieval.metrics``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from ddr.service.system import System
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -21,18 +30,18 @@ class Metrics:
         self.router = Gauge("ddr_router_version", "the router version serving (0: none)", registry=r)
         self.batch = Histogram("ddr_batch_texts", "texts per encoder call", buckets=BATCH_BUCKETS, registry=r)
 
-    def picks(self, domains, weights) -> None:
+    def picks(self, weights: Sequence[dict[str, float] | None]) -> None:
+        """Count each query by the domain weighted most (``System.encode_queries``' weights: only domains > 0)."""
         for row in weights:
             if row is None:
                 continue
-            values = [float(x) for x in row]
-            if not domains or max(values, default=0.0) <= 0:
+            if not row:
                 self.abstained.inc()
                 self.routed.labels("none").inc()
             else:
-                self.routed.labels(domains[max(range(len(values)), key=values.__getitem__)]).inc()
+                self.routed.labels(max(row, key=row.__getitem__)).inc()
 
-    def refreshed(self, outcome: str, system) -> None:
+    def refreshed(self, outcome: str, system: System) -> None:
         if outcome == "swapped":
             self.swaps.inc()
         elif outcome == "failed":

@@ -1,31 +1,41 @@
-"""The server's HTTP surface: endpoints, the token, timing, and one-line JSON errors (see server.py)."""
+"""``ddr-registry serve``: an HTTP JSON search service that follows ``router@production`` (``create_app``).
+
+FastAPI on uvicorn: FastAPI gives request models and OpenAPI docs (``/docs``, ``/openapi.json``)
+from the same declarations, uvicorn is the usual ASGI server for it; both are widely used and kept.
+This module holds the HTTP surface: endpoints, the token, timing, and one-line JSON errors; what the
+endpoints do is in handlers.py. Bad input gets a 4xx with ``{"error": "one line"}``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .server import BadRequest, EncodeRequest, Limits, SearchRequest, Service, _parse
-from .system import System
+from ddr.service.system import System
+
+from .handlers import Service
+from .parsing import BadRequest, EncodeRequest, Limits, SearchRequest, parse
 
 OPEN = {"/healthz"}  # answered without the token (liveness probes)
 
 
-def _schema(model) -> dict:
+def _schema(model: type[BaseModel]) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
-def build(service: Service, lifespan) -> FastAPI:
+def build(service: Service, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
     app = FastAPI(title="ddr", summary="Dense retrieval with routed domain modules; follows router@production.", lifespan=lifespan)
     app.state.service = service
 
     @app.middleware("http")
-    async def guard(request: Request, call_next):
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         endpoint = request.url.path
         start = time.perf_counter()
         try:
@@ -40,25 +50,25 @@ def build(service: Service, lifespan) -> FastAPI:
         return response
 
     @app.exception_handler(BadRequest)
-    async def bad_request(request: Request, exc: BadRequest):
+    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception):
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
         first = (str(exc).splitlines() or [""])[0]
         return JSONResponse({"error": f"{type(exc).__name__}: {first}"}, status_code=500)
 
     @app.post("/search", openapi_extra=_schema(SearchRequest), summary="Top k documents per query (dense, or hybrid with BM25)")
     async def search(request: Request):
-        return await service.search(await _parse(request, SearchRequest, service.limits))
+        return await service.search(await parse(request, SearchRequest, service.limits))
 
     @app.post("/encode", openapi_extra=_schema(EncodeRequest), summary="Embeddings of queries (routed) or passages")
     async def encode(request: Request):
-        return await service.encode(await _parse(request, EncodeRequest, service.limits))
+        return await service.encode(await parse(request, EncodeRequest, service.limits))
 
     @app.get("/healthz", summary="ok, stale (newest versions wait for an index rebuild) or degraded (a load failed)")
     async def healthz():
@@ -76,12 +86,12 @@ def build(service: Service, lifespan) -> FastAPI:
 
 
 def create_app(system: System, *, token: str | None = None, poll: float = 2.0, max_batch: int = 32, max_wait: float = 0.0,
-               limits: Limits | None = None):
+               limits: Limits | None = None) -> FastAPI:
     """The ASGI app serving ``system``; ``poll`` <= 0 never refreshes (a pinned router never changes anyway)."""
     service = Service(system, token=token, poll=poll, max_batch=max_batch, max_wait=max_wait, limits=limits or Limits())
 
     @asynccontextmanager
-    async def lifespan(app):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.batcher.start()
         follower = asyncio.get_running_loop().create_task(service.follow()) if poll > 0 and system.pinned is None else None
         try:
