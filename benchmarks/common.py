@@ -1,4 +1,10 @@
-"""Helpers shared by the benchmarks: timing rounds, data slices, JSON output."""
+"""What the benchmarks share: where data and results live, the collections' order, the machine record,
+the encoding precision, timing rounds and JSON output.
+
+Every benchmark imports these from here (``from benchmarks.common import ...``); no benchmark imports
+another family's script. Scoring (exact top-k, runs, nDCG) comes from the installed library,
+``ddr.retrieval.scoring`` and ``ddr.retrieval.metrics``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,9 @@ from pathlib import Path
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "beir"
 RESULTS = Path(__file__).resolve().parent / "results"
+
+# The seven BEIR collections in the order the continual stream adds them (and every sweep follows).
+ORDER = ["scifact", "nfcorpus", "cranfield", "cisi", "cacm", "npl", "lisa"]
 
 
 def cpu_info() -> tuple[str, set[str]]:
@@ -40,6 +49,13 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "bf16_units": bool({"avx512_bf16", "amx_bf16"} & flags),
     }
+
+
+def auto_dtype() -> str:
+    """The CLI's ``--dtype auto``: bf16 where the hardware has bf16 units, else fp32 (ddr.modules.precision)."""
+    from ddr.modules.precision import pick_device, resolve_dtype
+
+    return resolve_dtype("auto", pick_device())[0]
 
 
 def alternate(systems: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:

@@ -1,31 +1,44 @@
-"""docs/benchmarks.md is exactly what benchmarks/report_docs.py renders from benchmarks/results/*.json."""
+"""docs/benchmarks.md is exactly what ``python -m benchmarks.report.docs`` renders from benchmarks/results/*.json,
+and results/continual.md what ``python -m benchmarks.report.continual`` renders from continual.json."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+
+from benchmarks.report import continual as continual_report
+from benchmarks.report import docs as report_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def _report_docs():
-    # benchmarks/ is not an installed package: load the script from its path
-    spec = importlib.util.spec_from_file_location("ddr_bench_report_docs", ROOT / "benchmarks" / "report_docs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_benchmarks_doc_is_current():
-    rendered = _report_docs().render(RESULTS)
+    rendered = report_docs.render(RESULTS)
     committed = (ROOT / "docs" / "benchmarks.md").read_text()
-    assert rendered == committed, "docs/benchmarks.md differs from the results JSON: run python benchmarks/report_docs.py"
+    assert rendered == committed, "docs/benchmarks.md differs from the results JSON: run python -m benchmarks.report.docs"
+
+
+def test_continual_markdown_is_current():
+    path, text = continual_report.render(RESULTS / "continual.json")
+    assert path == RESULTS / "continual.md"
+    assert text == path.read_text(), "results/continual.md differs from continual.json: run python -m benchmarks.report.continual"
+
+
+def test_superseded_continual_schema_is_frozen_not_rendered():
+    frozen = (RESULTS / "frozen" / "continual_v1.md").read_text().split("-->\n", 1)[1]
+    assert frozen in report_docs.render(RESULTS)
+    for name in ("continual_v1.json", "continual_top2_cold.json"):
+        old = json.loads((RESULTS / name).read_text())
+        try:
+            continual_report.markdown(old)
+        except ValueError:
+            continue
+        raise AssertionError(f"{name} is of the superseded schema, yet the current renderer accepted it")
 
 
 def test_benchmarks_doc_quotes_the_continual_results():
-    rendered = _report_docs().render(RESULTS)
+    rendered = report_docs.render(RESULTS)
     for name in ("continual.json", "continual_v1.json"):
         continual = json.loads((RESULTS / name).read_text())
         prior = continual["average"]["DDR-prior"]
@@ -35,7 +48,7 @@ def test_benchmarks_doc_quotes_the_continual_results():
 
 def test_current_continual_table_gives_n_per_collection():
     current = json.loads((RESULTS / "continual.json").read_text())
-    rendered = _report_docs().render(RESULTS)
+    rendered = report_docs.render(RESULTS)
     header = "| system | " + " | ".join(f"{c} (n={current['n'][c]['test']})" for c in current["order"]) + " | **average** |"
     assert header in rendered
     hybrid = current["average"]["BM25 + DDR-topk"]
