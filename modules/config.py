@@ -144,7 +144,7 @@ class PrefixConfig:
 
 ROUTER_INPUTS = ("tokens", "general")
 ROUTER_KINDS = ("linear", "knn")
-DEFAULT_ROUTER_KIND = "knn"  # what add-domain fits (benchmarks/quality_lab.py); configs without a kind are linear
+DEFAULT_ROUTER_KIND = "knn"  # what add-domain fits (benchmarks/quality/quality_lab.py); configs without a kind are linear
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ Two kinds, over the same query representation:
   each of them. A query goes to the module with the best similarity-weighted mean gain among its
   ``k`` nearest training queries, or to no module when no gain passes ``margin``. It routes by what
   helps, not by which collection a query came from, so overlapping domains stop hurting each other
-  (benchmarks/quality_lab.py: with all seven modules live, top-k within 0.24 of prior routing on
+  (benchmarks/quality/quality_lab.py: with all seven modules live, top-k within 0.24 of prior routing on
   test, against 1.23 for the linear router).
 - ``linear``: a domain classifier with a softmax temperature; a query whose best probability falls
   below ``abstain_threshold`` gets no domain (the leave-one-out confidence separates unseen from
-  known domains with AUROC 0.85; benchmarks/router_input.py).
+  known domains with AUROC 0.85; benchmarks/quality/router_input.py).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 ``topk``   the router's k best domains, weights renormalised to sum to 1. The default k=1: on
            held-out queries with two and three live domains (no abstention), mixing prefixes lost
            up to 0.63 points (top-2) and 0.58 (soft) against prior routing where top-1 lost 0.09
-           (``benchmarks/routing_sweep.py``, table in ``docs/benchmarks.md``);
+           (``benchmarks/sweeps/routing_sweep.py``, table in ``docs/benchmarks.md``);
 ``soft``   the router's full distribution;
 ``plain``  the bare backbone, no prefix at all (the baseline every claim is measured against).
 """

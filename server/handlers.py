@@ -44,7 +44,7 @@ class Service:
         self.refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddr-refresh")
         # Ranking (faiss, BM25) runs on the encoder's own thread: every OpenMP user in another thread
         # brings a second thread team, and two teams on the same cores slowed a single query from
-        # about 18 to about 30 ms here (benchmarks/serve_load.py; docs/design.md, Serving).
+        # about 18 to about 30 ms here (benchmarks/performance/serve_load.py; docs/design.md, Serving).
         self.ranker = self.batcher.executor
         self.started = time.time()
 

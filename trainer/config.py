@@ -22,7 +22,7 @@ def option(help: str, *, low: float | None = None, high: float | None = None, fl
 class DomainTrainConfig:
     """Query-side training of one domain prefix against cached passages.
 
-    Defaults chosen on the held-out queries of all seven collections (benchmarks/recipe_sweep.py,
+    Defaults chosen on the held-out queries of all seven collections (benchmarks/sweeps/recipe_sweep.py,
     mean over collections, dense / hybrid held-out nDCG@10): 30 epochs with patience 5 (52.83 / 55.64)
     beat the earlier 10 epochs with patience 3 (52.11 / 55.10), P=32 (52.73 / 54.96), lr 2e-2
     (52.34 / 53.81), temperature 0.1 (50.25 / 54.48) and training against the BM25-fused score

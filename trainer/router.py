@@ -38,7 +38,7 @@ def fit_router(
     threshold is the ``abstain_quantile`` of the training queries' best-domain probability, so about
     that fraction of training queries would be sent to the general prefix only; 0 disables it. The
     default 0.05 abstained on 56% of an unseen collection's test queries and 11% of known ones
-    (leave-one-out over the seven collections, benchmarks/router_input.py).
+    (leave-one-out over the seven collections, benchmarks/quality/router_input.py).
     """
     reps = reps.float()
     n_dom = len(domains)
@@ -75,7 +75,7 @@ def fit_knn_router(
 ) -> Router:
     """A knn router over training queries ``reps`` (N, dim) with each module's nDCG@10 gain over the
     general prefix on each of them (``gains``, (N, len(domains))). Defaults chosen on held-out queries
-    of the seven collections (benchmarks/quality_lab.py)."""
+    of the seven collections (benchmarks/quality/quality_lab.py)."""
     reps, gains = reps.float(), gains.float()
     config = RouterConfig(
         domains=list(domains), input=input, input_dim=reps.shape[1], backbone=backbone or {}, kind="knn", k=k, margin=margin,

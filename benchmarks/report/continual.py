@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.common import RESULTS
-from benchmarks.report.format import Doc, f, minutes, table
+from benchmarks.report.format import Doc, f, minutes, runnable, table
 
 FILE = "continual.json"
 VERSION = 2
@@ -180,7 +180,7 @@ def _intro(doc: Doc, out: dict) -> None:
     doc.add(
         "## The seven-domain continual benchmark",
         "",
-        f"`benchmarks/continual.py` adds {len(names)} collections one after another ({', '.join(names)}) to one SQLite registry",
+        f"`benchmarks/quality/continual.py` adds {len(names)} collections one after another ({', '.join(names)}) to one SQLite registry",
         "in a temp dir through the library calls the CLI makes, the product's gate included, with the default backbone",
         "(all-MiniLM-L6-v2): BM25 and the plain backbone, each alone and fused (what a search engine offers without ddr);",
         "then `train-general` on the union of the train splits; then `add-domain` per collection, after each of which every",
@@ -188,7 +188,7 @@ def _intro(doc: Doc, out: dict) -> None:
         "fine-tune of a copy of the query encoder per collection (the reference, alone and fused) and a leave-one-out",
         "zero-shot pass. Hybrid rows fuse BM25 (bm25s, stemmed) with the dense side: " + s["fusion"] + ".",
         "",
-        f"Command: `{out['command']}`. {doc.ran_on(FILE)} Encoding in **{s['dtype']}** "
+        f"Command: `{runnable(out['command'])}`. {doc.ran_on(FILE)} Encoding in **{s['dtype']}** "
         f"({'chosen because the machine has bf16 units' if s['dtype'] == 'bfloat16' else 'fp32: no bf16 units found'}; training stays fp32). Total wall time **{minutes(out['total_seconds'])}** (cold: no cache seeded) for "
         f"{out['passages_in_collections']:,} passages.",
         "",

@@ -14,7 +14,7 @@ def bf16(doc: Doc) -> None:
     doc.add(
         "## bf16 autocast against fp32",
         "",
-        "`python benchmarks/bf16_check.py` encodes each collection's corpus and test queries with the plain backbone in fp32",
+        "`python -m benchmarks.performance.bf16_check` encodes each collection's corpus and test queries with the plain backbone in fp32",
         "and in bf16 autocast (alternating which goes first) and scores both. Speed ratio = fp32 time / bf16 time (> 1:",
         "bf16 is faster). " + doc.ran_on(file),
         "",
@@ -44,7 +44,7 @@ def throughput(doc: Doc) -> None:
     doc.add(
         "## Encoding throughput",
         "",
-        f"`python benchmarks/encoder_throughput.py`: {d['passages']} {d['collection']} passages (cut at {d['passage_max_length']} tokens) and "
+        f"`python -m benchmarks.performance.encoder_throughput`: {d['passages']} {d['collection']} passages (cut at {d['passage_max_length']} tokens) and "
         f"{d['queries']} queries, {d['rounds']} alternating rounds; throughput relative to the plain backbone (> 1: faster). "
         "The DDR encoders carry a general prefix and three domain prefixes with opened gates and random values, and a",
         "router with random weights (`tokens` input unless marked). The routed-query rows used `route=\"topk\"`; the JSON",
@@ -71,7 +71,7 @@ def latency(doc: Doc) -> None:
     doc.add(
         "## Query latency and index build",
         "",
-        f"`python benchmarks/query_latency.py`, {d['collection']}. Latency: each of the collection's {lat['queries']} test queries",
+        f"`python -m benchmarks.performance.query_latency`, {d['collection']}. Latency: each of the collection's {lat['queries']} test queries",
         "encoded and searched one at a time against a flat index of its whole corpus, plain and routed alternating query by",
         "query. Routed = the general prefix plus the domain prefixes the router picks among three (random weights, as in",
         "the throughput benchmark) with `route=\"topk\"`; the JSON does not record k, and the run predates `topk` meaning",

@@ -18,7 +18,7 @@ def add_domain(doc: Doc) -> None:
     doc.add(
         "## add-domain against fine-tuning",
         "",
-        f"`python benchmarks/add_domain.py --epochs {d['epochs']}`, {d['collection']}, one run each, the same training queries and "
+        f"`python -m benchmarks.quality.add_domain --epochs {d['epochs']}`, {d['collection']}, one run each, the same training queries and "
         f"{d['epochs']} epochs for all: `add-domain` end to end (fresh registry; encodes the corpus once), a bi-encoder full fine-tune",
         "(passages in the loop, then the corpus re-encoded) and a query-encoder full fine-tune against the cached passages.",
         "Test nDCG@10 × 100 is split by whether a test query's relevant documents were training positives (fine-tuning",
@@ -57,7 +57,7 @@ def trainer_sweep(doc: Doc) -> None:
     doc.add(
         "## Trainer defaults",
         "",
-        f"`python benchmarks/trainer_sweep.py --collection {d['collection']}`: query-side training variants on {d['collection']}, each a fresh",
+        f"`python -m benchmarks.sweeps.trainer_sweep --collection {d['collection']}`: query-side training variants on {d['collection']}, each a fresh",
         f"domain prefix against cached passages (identity general prefix), chosen on held-out queries ({d['heldout']}); test",
         "nDCG@10 of the kept module is for information only. " + doc.ran_on(file),
         "",
@@ -84,11 +84,11 @@ def gate_data(doc: Doc) -> None:
     doc.add(
         "## The gate from stored data against the gate from full corpora",
         "",
-        "`benchmarks/gate_data.py` runs the seven collections through add-domain (forced live, so each step has every",
+        "`benchmarks/quality/gate_data.py` runs the seven collections through add-domain (forced live, so each step has every",
         "earlier domain to score) and, at each step, recomputes the gate's rows for the same candidate on the full corpora.",
         "add-domain itself scores earlier domains against the gate data their versions carry (judged passages and each",
         "held-out query's top 100 under general-only and under its module), so it needs none of their corpora.",
-        f"Command: `python benchmarks/gate_data.py`. {doc.ran_on(file)} Wall time {f(s['wall_minutes'], 1)} min.",
+        f"Command: `python -m benchmarks.quality.gate_data`. {doc.ran_on(file)} Wall time {f(s['wall_minutes'], 1)} min.",
         "",
         f"Decisions that agree: **{s['decisions_agree']} of {s['decisions']}**; earlier-domain rows: {s['rows']}, of which "
         f"{s['rows_same_delta_within_0.01']} have the same delta within 0.01 point (largest difference {f(s['max_abs_delta_difference'])}, "

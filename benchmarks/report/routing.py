@@ -14,7 +14,7 @@ def routing_sweep(doc: Doc) -> None:
     doc.add(
         "## Routing defaults: top-k's k and the abstain quantile",
         "",
-        "`python benchmarks/routing_sweep.py --cache DIR` trains the seven domain modules once (forced live; deterministic, so",
+        "`python -m benchmarks.sweeps.routing_sweep --cache DIR` trains the seven domain modules once (forced live; deterministic, so",
         "the continual run's modules), then for every stage of the stream (the first k domains live) refits the router at",
         "each abstain quantile and scores every live domain's **held-out** queries under top-1, top-2 and soft routing; and,",
         "leaving each collection out, routes its held-out queries over the other six. "
@@ -80,7 +80,7 @@ def router_input(doc: Doc) -> None:
     doc.add(
         "## Router input",
         "",
-        "`python benchmarks/router_input.py`: a linear router fitted on all collections' train queries, scored on their test",
+        "`python -m benchmarks.quality.router_input`: a linear router fitted on all collections' train queries, scored on their test",
         "queries, for each input: `tokens` (mean input word embedding, no transformer pass) and `general` (the query",
         "embedding under the general prefix, one extra forward pass). " + doc.ran_on(file),
         "",
