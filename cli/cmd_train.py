@@ -40,14 +40,14 @@ def _domain_options(f):
     return f
 
 
-def _run_domain(ctx: Ctx, name: str, data: str, instruction: str, force: bool, *, update: bool, **kw) -> None:
+def _run_domain(ctx: Ctx, name: str, *, update: bool, **kw) -> None:
     from ddr.service.domain import DomainRequest, run_domain
 
     config = options.config_from(DomainTrainConfig, kw)
     quiet = kw.pop("quiet")
     kw["dtype"] = options.encoding_dtype(kw.pop("dtype"))
     req = DomainRequest(
-        name, data, update=update, instruction=instruction, force=force, config=config, progress=not quiet,
+        name, kw.pop("data"), update=update, config=config, progress=not quiet,
         echo=None if quiet else click.echo, router=kw.pop("router_kind"), **kw,
     )
     report = run_domain(ctx.registry, req)
@@ -62,9 +62,9 @@ def _run_domain(ctx: Ctx, name: str, data: str, instruction: str, force: bool, *
 @options.force
 @_domain_options
 @pass_ctx
-def add_domain(ctx: Ctx, name, data, instruction, force, **kw) -> None:
+def add_domain(ctx: Ctx, name: str, **kw) -> None:
     """Train a new domain prefix (query side only) and retrain only the router; activate if nothing got worse."""
-    _run_domain(ctx, name, data, instruction, force, update=False, **kw)
+    _run_domain(ctx, name, update=False, **kw)
 
 
 @click.command("update-domain")
@@ -74,9 +74,9 @@ def add_domain(ctx: Ctx, name, data, instruction, force, **kw) -> None:
 @options.force
 @_domain_options
 @pass_ctx
-def update_domain(ctx: Ctx, name, data, instruction, force, **kw) -> None:
+def update_domain(ctx: Ctx, name: str, **kw) -> None:
     """Train a new version of a live domain prefix (from its current weights) and a router over it."""
-    _run_domain(ctx, name, data, instruction, force, update=True, **kw)
+    _run_domain(ctx, name, update=True, **kw)
 
 
 @click.command("retrain-router")

@@ -9,14 +9,15 @@ from __future__ import annotations
 from .entities import AuditEntry, IndexRecord, ModuleVersion, RouterVersion
 from .errors import AliasMovedError, ConflictError, IntegrityError, NotFoundError, RegistryIOError, SchemaError
 from .refs import Ref, parse_ref
+from .specs import IndexSpec, ModuleSpec, RouterSpec
 from .store import Registry
-from .tx import ModuleSpec, RouterSpec
 
 __all__ = [
     "AliasMovedError",
     "AuditEntry",
     "ConflictError",
     "IndexRecord",
+    "IndexSpec",
     "IntegrityError",
     "ModuleSpec",
     "ModuleVersion",

@@ -9,6 +9,8 @@ command's move in between is never silently undone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ddr.errors import UsageError
@@ -19,6 +21,15 @@ from .limits import MAX_VERSION
 from .refs import Ref, check_name, parse_ref
 from .store import Registry
 from .tx import ANY
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a command read before it decided: the moved alias's target (None: unset) and, in ``others``,
+    other aliases' ((scope, alias) -> version) that its decision rested on."""
+
+    version: int | None
+    others: Mapping[tuple[str, str], int | None] = field(default_factory=dict)
 
 
 def verify_loadable(reg: Registry, entity: ModuleVersion | RouterVersion) -> None:
@@ -39,13 +50,14 @@ def current_target(reg: Registry, scope: str, alias: str = "production") -> int 
 
 def set_alias(
     reg: Registry, ref: str | Ref, alias: str, reason: str = "", verify: bool = True, expect: Any = ANY,
-    guards: dict[tuple[str, str], int | None] | None = None,
 ) -> tuple[int | None, int]:
     """Point ``alias`` at the version ``ref`` names; returns (previous version, new version).
 
-    ``expect``: move only if the alias still points at this version (None: still unset); ``guards``:
-    other aliases ((scope, name) -> version) that must also still be where the caller read them.
-    Otherwise :class:`~ddr.registry.errors.AliasMovedError` and nothing changes.
+    ``expect``: move only if the alias still points at this version (None: still unset), or, as an
+    :class:`Expected`, only if it and every alias in ``Expected.others`` are still where the caller
+    read them. Otherwise :class:`~ddr.registry.errors.AliasMovedError` and nothing changes.
+    ``verify``: check the target's files first (inside :meth:`~ddr.registry.artifacts.Artifacts.verifying_once`,
+    files the command verified already are not read again).
     """
     check_name(alias, "alias")
     if alias.isdigit():
@@ -53,10 +65,12 @@ def set_alias(
     entity = reg.resolve(ref)
     if verify:
         verify_loadable(reg, entity)
+    if not isinstance(expect, Expected):
+        expect = Expected(expect) if expect is not ANY else None
     with reg.write() as tx:
-        for (scope, name), version in sorted((guards or {}).items()):
+        for (scope, name), version in sorted((expect.others if expect else {}).items()):
             tx.expect_alias(scope, name, version)
-        before = tx.move_alias(entity.scope, alias, entity.version, "alias.set", reason, expect=expect)
+        before = tx.move_alias(entity.scope, alias, entity.version, "alias.set", reason, expect=expect.version if expect else ANY)
     return before, entity.version
 
 

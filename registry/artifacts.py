@@ -6,22 +6,30 @@ the store a row names. So a team that shares a PostgreSQL registry and a bucket 
 on different paths and machines: every home reads the same objects. A row in another home's
 ``local`` store cannot be read here, and says so.
 
-Every store has the same small interface: ``uri``, ``ensure()``, ``put(path) -> (sha256, size)``,
+Every store has the same small interface: ``uri``, ``ensure()``, ``put(path) -> Put``,
 ``fetch(file, target, what)`` (verified copy), ``check(file, what)``, ``listing()`` and ``delete(blob)``.
+
+Every read is verified against the file's sha256. One command that reads and writes many files
+(add-domain: load the live modules, read the earlier domains' gate data, register, activate) opens
+:meth:`Artifacts.verifying_once`: inside it a file already verified (fetched, checked, or written from
+bytes whose hash was just computed) is not downloaded and hashed again when the activation checks the
+target's files. Outside it, as for ``alias set`` and ``rollback``, every check reads the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 from ddr.errors import UsageError
 
-from .blobs import LOCAL, Blob, LocalStore, StoredFile
+from .blobs import LOCAL, Blob, LocalStore, Put, StoredFile
 from .errors import IntegrityError
 
 ENV = "DDR_ARTIFACTS"
@@ -31,7 +39,7 @@ class Store(Protocol):
     uri: str
 
     def ensure(self) -> None: ...
-    def put(self, source: Path) -> tuple[str, int]: ...
+    def put(self, source: Path) -> Put: ...
     def fetch(self, f: StoredFile, target: Path, what: str) -> None: ...
     def check(self, f: StoredFile, what: str) -> None: ...
     def listing(self) -> list[Blob]: ...
@@ -59,6 +67,7 @@ class Artifacts:
         self.local = LocalStore(self.home)
         self._stores: dict[str, Store] = {LOCAL: self.local}
         self.writer = self.store(uri)
+        self._command = threading.local()  # .verified: the files verified in the open verifying_once block
 
     @property
     def uri(self) -> str:
@@ -88,8 +97,36 @@ class Artifacts:
         if self.writer is not self.local:
             self.writer.ensure()
 
+    @contextlib.contextmanager
+    def verifying_once(self) -> Iterator[None]:
+        """One command's block: each file is verified at most once in it (nested blocks join the outer one).
+
+        Remembered per thread and only while the block is open, as (store, sha256, size): a file
+        checked in an earlier command, or by another thread, is read again.
+        """
+        if self._verified() is not None:
+            yield
+            return
+        self._command.verified = set()
+        try:
+            yield
+        finally:
+            self._command.verified = None
+
+    def _verified(self) -> set[tuple[str, str, int]] | None:
+        return getattr(self._command, "verified", None)
+
+    def _remember(self, store: str, sha256: str, size: int) -> None:
+        verified = self._verified()
+        if verified is not None:
+            verified.add((normalize(store), sha256, size))
+
     def put(self, source: Path) -> tuple[str, int]:
-        return self.writer.put(Path(source))
+        """Store ``source`` in the write store; returns (sha256, size)."""
+        digest, size, verified = self.writer.put(Path(source))
+        if verified:
+            self._remember(self.uri, digest, size)
+        return digest, size
 
     def put_folder(self, folder: Path) -> list[StoredFile]:
         """Store every regular file below ``folder`` (names relative to it, '/'-separated) in the write store."""
@@ -105,7 +142,12 @@ class Artifacts:
         return files
 
     def check(self, f: StoredFile, what: str) -> None:
+        """Verify ``f`` against its sha256 and size (skipped when this command verified it already)."""
+        verified = self._verified()
+        if verified is not None and (normalize(f.store), f.sha256, f.size) in verified:
+            return
         self.store(f.store).check(f, what)
+        self._remember(f.store, f.sha256, f.size)
 
     def materialize(self, files: Iterable[StoredFile], dest: Path, what: str) -> Path:
         """Verify and copy ``files`` into a new folder ``dest`` (written to a temp name, then renamed)."""
@@ -117,6 +159,7 @@ class Artifacts:
                 target = staging / f.name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self.store(f.store).fetch(f, target, what)
+                self._remember(f.store, f.sha256, f.size)
             if dest.exists():
                 shutil.rmtree(dest)
             os.replace(staging, dest)

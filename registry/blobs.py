@@ -16,6 +16,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import IntegrityError, RegistryIOError
 
@@ -39,6 +40,15 @@ class Blob:
     sha256: str | None  # None for a temp file or an unfinished upload
     mtime: float
     upload_id: str | None = None  # an unfinished S3 multipart upload
+
+
+class Put(NamedTuple):
+    """What a store's ``put`` did: the content's sha256 and size, and whether the stored object is known
+    to hold exactly those bytes now (written from them, or hashed in place) rather than taken on trust."""
+
+    sha256: str
+    size: int
+    verified: bool
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -78,8 +88,8 @@ class LocalStore:
     def path(self, sha256: str) -> Path:
         return self.blobs / sha256[:2] / sha256
 
-    def put(self, source: Path) -> tuple[str, int]:
-        """Copy ``source`` in (hashing while copying); returns (sha256, size). Idempotent."""
+    def put(self, source: Path) -> Put:
+        """Copy ``source`` in (hashing while copying). Idempotent; the blob is verified either way."""
         self.ensure()
         tmp = self.tmp / f"{uuid.uuid4().hex}.part"
         h, size = hashlib.sha256(), 0
@@ -99,7 +109,7 @@ class LocalStore:
             else:
                 os.replace(tmp, final)
                 _fsync_dir(final.parent)
-            return digest, size
+            return Put(digest, size, True)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             if exc.errno == errno.ENOSPC:

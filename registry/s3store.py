@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ddr.errors import UsageError
 
-from .blobs import CHUNK, Blob, StoredFile, sha256_file
+from .blobs import CHUNK, Blob, Put, StoredFile, sha256_file
 from .errors import IntegrityError, RegistryIOError
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -70,17 +70,18 @@ class S3Store:
                 return None
             raise self._fail(exc, f"cannot read {self.key(sha256)}") from None
 
-    def put(self, source: Path) -> tuple[str, int]:
-        """Upload ``source`` unless an object with its sha256 and size is there; returns (sha256, size)."""
+    def put(self, source: Path) -> Put:
+        """Upload ``source`` unless an object with its sha256 and size is there (that one is taken on its
+        metadata, so it counts as not verified)."""
         digest, size = sha256_file(Path(source))
         head = self._head(digest)
         if head is not None and head.get("ContentLength") == size and head.get("Metadata", {}).get("sha256") == digest:
-            return digest, size
+            return Put(digest, size, False)
         try:
             self._client.upload_file(str(source), self.bucket, self.key(digest), ExtraArgs={"Metadata": {"sha256": digest}})
         except Exception as exc:  # noqa: BLE001
             raise self._fail(exc, f"cannot upload {Path(source).name}; nothing was registered") from None
-        return digest, size
+        return Put(digest, size, True)
 
     def fetch(self, f: StoredFile, target: Path, what: str) -> None:
         """Download ``f`` to ``target`` and check its sha256 and size."""

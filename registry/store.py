@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,8 @@ from .entities import Backbone, IndexRecord, ModuleVersion, RouterVersion
 from .errors import NotFoundError
 from .home import default_db_url, default_home
 from .refs import Ref, parse_ref
-from .tx import ModuleSpec, RouterSpec, Tx
+from .specs import IndexSpec, ModuleSpec, RouterSpec
+from .tx import Tx
 
 UPGRADE_HINT = "ddr-registry db upgrade"
 
@@ -103,14 +104,11 @@ class Registry:
         with self.write() as tx:
             return tx.insert_module(spec, files)
 
-    def register_router(
-        self, folder: str | Path, config: dict[str, Any], backbone: dict[str, Any], domains: Sequence[tuple[str, int]],
-        general_version: int | None = None, metrics: dict[str, Any] | None = None, backbone_source: str = "",
-    ) -> RouterVersion:
-        """Register a router over exactly these domain-module versions (in this order)."""
+    def register_router(self, spec: RouterSpec, folder: str | Path) -> RouterVersion:
+        """Store the folder's files, then register a router over exactly ``spec.domains`` (in this order)."""
         files = self.blobs.put_folder(Path(folder))
         with self.write() as tx:
-            return tx.insert_router(RouterSpec(config, backbone, tuple(domains), general_version, metrics or {}, backbone_source), files)
+            return tx.insert_router(replace(spec, domains=tuple(spec.domains)), files)
 
     def register_domain_and_router(
         self, module: ModuleSpec, module_folder: str | Path, router: RouterSpec, router_folder: str | Path
@@ -127,15 +125,10 @@ class Registry:
             rv = tx.insert_router(replace(router, domains=members), router_files)
             return mv, rv
 
-    def register_index(
-        self, name: str, folder: str | Path, backbone: dict[str, Any], corpus_fingerprint: str, general_version: int | None, params: dict[str, Any],
-        backbone_source: str = "",
-    ) -> IndexRecord:
+    def register_index(self, spec: IndexSpec, folder: str | Path) -> IndexRecord:
         files = self.blobs.put_folder(Path(folder))
-        spec = {"backbone": backbone, "corpus_fingerprint": corpus_fingerprint, "general_version": general_version, "params": params,
-                "backbone_source": backbone_source}
         with self.write() as tx:
-            return tx.insert_index(name, spec, files)
+            return tx.insert_index(spec, files)
 
     # ---------------------------------------------------------------- lookups
     def module_version(self, ref: str | Ref) -> ModuleVersion:

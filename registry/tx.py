@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,51 +37,8 @@ from .schema import (
     RouterVersionRow,
     SettingRow,
 )
+from .specs import HERE, IndexSpec, ModuleSpec, Origin, RouterSpec
 from .tx_aliases import ANY, AliasOps, now  # noqa: F401 (ANY is part of this module's API)
-
-
-@dataclass(frozen=True)
-class ModuleSpec:
-    """Everything a module version's rows hold besides its files."""
-
-    kind: str
-    name: str
-    config: dict[str, Any]
-    backbone: dict[str, Any]
-    parent: int | None = None
-    data_fingerprint: str = ""
-    metrics: dict[str, Any] = field(default_factory=dict)
-    description: str | None = None  # None: keep the module's description as it is
-    data_paths: tuple[str, ...] = ()
-    instruction: str = ""
-    train_config: dict[str, Any] = field(default_factory=dict)
-    backbone_source: str = ""  # local only: where this machine loads the backbone from
-
-
-@dataclass(frozen=True)
-class RouterSpec:
-    """Everything a router version's rows hold besides its files: the exact ordered members."""
-
-    config: dict[str, Any]
-    backbone: dict[str, Any]
-    domains: tuple[tuple[str, int], ...]
-    general_version: int | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    backbone_source: str = ""
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Who made a version and when: here and now (registration), or elsewhere (import keeps both)."""
-
-    version: int | None = None  # None: allocate the next one
-    created_at: datetime | None = None
-    created_by: str | None = None
-    action: str = "register"
-    reason: str = ""
-
-
-HERE = Origin()
 
 
 def _json(obj: Any) -> str:
@@ -351,17 +307,17 @@ class Tx(AliasOps):
         return [self._router_entity(r, bulk) for r in self.session.scalars(select(RouterVersionRow).order_by(RouterVersionRow.version))]
 
     # ------------------------------------------------------------ indexes
-    def insert_index(self, name: str, spec: dict[str, Any], files: Sequence[StoredFile]) -> IndexRecord:
-        """``spec``: backbone, corpus_fingerprint, general_version, params."""
+    def insert_index(self, spec: IndexSpec, files: Sequence[StoredFile]) -> IndexRecord:
+        name = spec.name
         check_name(name, "index name")
         self.lock(f"index/{name}")
-        backbone_id = self.backbone_id(spec["backbone"], spec.get("backbone_source", ""))
-        general_id = self._module_version_id("general", "general", spec["general_version"]) if spec["general_version"] else None
+        backbone_id = self.backbone_id(spec.backbone, spec.backbone_source)
+        general_id = self._module_version_id("general", "general", spec.general_version) if spec.general_version else None
         latest = self.session.scalar(select(func.max(IndexRecordRow.version)).where(IndexRecordRow.name == name))
         version = self._next_version(HERE, latest, f"index/{name}")
         row = IndexRecordRow(
-            name=name, version=version, general_version_id=general_id, backbone_id=backbone_id, corpus_fingerprint=spec["corpus_fingerprint"],
-            params=_json(spec["params"]), created_at=now(), created_by=actor(),
+            name=name, version=version, general_version_id=general_id, backbone_id=backbone_id, corpus_fingerprint=spec.corpus_fingerprint,
+            params=_json(spec.params), created_at=now(), created_by=actor(),
         )
         self.session.add(row)
         self.session.flush()

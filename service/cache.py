@@ -10,13 +10,20 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ddr.registry import Registry, RegistryIOError
+
+if TYPE_CHECKING:  # numpy and torch stay off the CLI's start-up path
+    import numpy as np
+
+    from ddr.modules import DDREncoder
+    from ddr.registry.blobs import StoredFile
 
 IDENTITY = "identity"  # the general key of the plain backbone (no general prefix)
 
 
-def files_key(files: Iterable) -> str:
+def files_key(files: Iterable[StoredFile]) -> str:
     """A general module's content identity (file names and sha256s): equal content, equal key."""
     return "general:" + ",".join(f"{f.name}={f.sha256}" for f in sorted(files, key=lambda f: f.name))
 
@@ -29,7 +36,9 @@ def folder_key(folder: Path) -> str:
     return files_key([StoredFile(p.relative_to(folder).as_posix(), *sha256_file(p)) for p in paths])
 
 
-def passage_embeddings(reg: Registry, encoder, texts: list[str], *, general_key: str, corpus: str, progress: bool = True):
+def passage_embeddings(
+    reg: Registry, encoder: DDREncoder, texts: list[str], *, general_key: str, corpus: str, progress: bool = True,
+) -> tuple[np.ndarray, int]:
     """Cached passage embeddings under one general prefix; returns (array, how many were encoded now).
 
     ``corpus`` is the corpus fingerprint. ``general_key`` names the prefix: ``state.general_key`` of the live state, :data:`IDENTITY`

@@ -20,15 +20,21 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ddr.errors import UsageError
 
-if TYPE_CHECKING:  # numpy stays off the CLI's start-up path: every command passes through launched()
+if TYPE_CHECKING:  # numpy and torch stay off the CLI's start-up path: every command passes through launched()
     import numpy as np
+
+    from ddr.modules import DDREncoder, PrefixModule
+    from ddr.trainer.config import GeneralTrainConfig
+    from ddr.trainer.general import Triple
+
+    EncodeMany = Callable[[list[tuple[int, Sequence[str]]]], Iterator[tuple[int, np.ndarray]]]
 
 TIMEOUT = timedelta(hours=6)  # a worker waits this long for rank 0's next message (rank 0 may train for hours)
 
@@ -72,7 +78,7 @@ class _Pool:
     def __init__(self) -> None:
         self.sent: str | None = None  # the cache key of the encoder the workers hold
 
-    def encode_many(self, encoder, key: str, jobs: list[tuple[int, Sequence[str]]]) -> Iterator[tuple[int, np.ndarray]]:
+    def encode_many(self, encoder: DDREncoder, key: str, jobs: list[tuple[int, Sequence[str]]]) -> Iterator[tuple[int, np.ndarray]]:
         dist = _dist()
         world = dist.get_world_size()
         self._share(encoder, key)
@@ -92,7 +98,7 @@ class _Pool:
                     raise UsageError(f"encoding worker failed: {reply[1]}")
                 yield reply
 
-    def _share(self, encoder, key: str) -> None:
+    def _share(self, encoder: DDREncoder, key: str) -> None:
         """Send the workers this encoder unless they hold it: ``key`` is the embedding cache's key, which
         names everything passage embeddings depend on (backbone, general prefix content, length, dtype)."""
         if key == self.sent:
@@ -104,7 +110,7 @@ class _Pool:
 _POOL: _Pool | None = None
 
 
-def encoder_pool(encoder, key: str):
+def encoder_pool(encoder: DDREncoder, key: str) -> EncodeMany | None:
     """An ``encode_many`` for :meth:`ddr.retrieval.cache.EmbeddingCache.get_or_encode` under the cache key
     ``key`` (None: not launched)."""
     global _POOL
@@ -115,7 +121,7 @@ def encoder_pool(encoder, key: str):
     return lambda jobs: _POOL.encode_many(encoder, key, jobs)
 
 
-def start_training(encoder, module, triples: list, config) -> int:
+def start_training(encoder: DDREncoder, module: PrefixModule, triples: list[Triple], config: GeneralTrainConfig) -> int:
     """Rank 0: have every worker join the training of ``module`` on ``triples``; returns the world size (0: not launched)."""
     if not launched() or rank() != 0:
         return 0
@@ -123,7 +129,7 @@ def start_training(encoder, module, triples: list, config) -> int:
     return _dist().get_world_size()
 
 
-def _encoder_message(encoder, module) -> dict:
+def _encoder_message(encoder: DDREncoder, module: PrefixModule | None) -> dict:
     """What a worker needs to rebuild ``encoder`` with ``module`` as its general prefix: the backbone's
     name and weights hash, the module's files, the encoder settings."""
     files: dict[str, bytes] = {}
@@ -190,7 +196,7 @@ def _train(message: dict) -> None:
 _BACKBONES: dict = {}
 
 
-def _build(message: dict):
+def _build(message: dict) -> DDREncoder:
     from ddr.modules import DDREncoder, EncoderConfig, PrefixModule, load_backbone
     from ddr.modules.precision import pick_device
 

@@ -10,16 +10,21 @@ candidate can still be inspected or activated by hand; ``force`` activates it re
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ddr.errors import UsageError
-from ddr.registry import ModuleVersion, Registry
+from ddr.registry import ModuleVersion, Registry, RouterVersion
 from ddr.trainer.config import DomainTrainConfig
 
 from . import domain_data, gate, live, routing
-from .domain_data import DomainData
-from .publish import publish_domain_and_router, publish_router
+from .domain_data import DomainData, QueryData
+from .publish import publish_domain_and_router, publish_router, router_spec
+
+if TYPE_CHECKING:  # torch stays off the CLI's start-up path
+    from ddr.modules import DDREncoder, PrefixModule, Router
+    from ddr.trainer.domain import TrainResult
 
 
 @dataclass
@@ -68,7 +73,33 @@ class DomainRequest:
             self.echo(message)
 
 
-def add_domain(reg: Registry, name: str, *, data: str, **options) -> GateReport:
+@dataclass(frozen=True)
+class RouterRequest:
+    """One retrain-router run."""
+
+    threshold: float = gate.DEFAULT_THRESHOLD
+    force: bool = False
+    backbone: str | None = None
+    progress: bool = True
+    kind: str = routing.DEFAULT_KIND
+    gate_rule: str = gate.DEFAULT_RULE
+    dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What one add-domain or update-domain run trained and scored: what it registers."""
+
+    new: DomainData
+    result: TrainResult  # the new module, its held-out curve and best epoch
+    router: Router  # over every live domain and the new module, with its lexical weights
+    scores: list[gate.Score]  # the gate's rows; the first is the new domain's
+    old: ModuleVersion | None  # the version an update-domain continues from
+    stored: dict[str, bytes]  # replay set and gate data, stored with the new version
+    backbone_source: str
+
+
+def add_domain(reg: Registry, name: str, *, data: str, **options: Any) -> GateReport:
     """Train a new domain prefix (query side only) and a router over every live domain; gate; activate.
 
     ``options``: the other :class:`DomainRequest` fields (instruction, force, threshold, config,
@@ -77,52 +108,67 @@ def add_domain(reg: Registry, name: str, *, data: str, **options) -> GateReport:
     return run_domain(reg, DomainRequest(name, data, update=False, **options))
 
 
-def update_domain(reg: Registry, name: str, *, data: str, **options) -> GateReport:
+def update_domain(reg: Registry, name: str, *, data: str, **options: Any) -> GateReport:
     """Train a new version of a live domain prefix from its current weights; gate; activate."""
     return run_domain(reg, DomainRequest(name, data, update=True, **options))
 
 
 def run_domain(reg: Registry, req: DomainRequest) -> GateReport:
+    """Check the data, then load, train, fit the router, score, gate, register and activate.
+
+    The data folder is read and checked before the backbone loads or any registry file is fetched;
+    every file the command reads or writes is verified once (the activation does not read them again).
+    """
     from ddr.registry.refs import check_name
 
     check_name(req.name, "domain name")
-    state, current = _live(reg, req)
-    old = next((mv for mv in state.domains if mv.name == req.name), None)
-    _check_prefix_length(current, req, old)
-    earlier = [domain_data.from_version(reg, current, mv, general_key=state.general_key, progress=req.progress) for mv in state.domains if mv.name != req.name]
-    new = domain_data.from_folder(reg, current, req.name, req.data, general_key=state.general_key, progress=req.progress)
-    if not len(new.train):
-        raise UsageError(f"{req.data}: no training queries with judgements in qrels/train.tsv")
-    result = _train(current, state, new, old, req)
-    modules = _with_domains(current, [*(current.domain_modules[d.name] for d in earlier), result.module])
-    router = routing.fit(current, modules, [*earlier, new], kind=req.router)
-    candidate = _with_domains(current, list(modules.domain_modules.values()), router)
-    weight, _ = routing.fit_lexical_weight(candidate, new)
-    routing.with_lexical_weights(router, current.router, new, weight)
-    scores = _score(current, candidate, new, earlier, old)
-    report = GateReport(scores, gate.judge(scores, threshold=req.threshold, rule=req.gate_rule), passages_encoded=new.encoded + sum(d.encoded for d in earlier))
-    stored = _stored_files(current, candidate, new, state.general_key)
-    report.module, rv = _register(
-        reg, state=state, req=req, new=new, result=result, router=router, scores=scores, old=old, stored=stored, backbone_source=current.backbone.source
-    )
-    report.router_version = rv.version
-    action = f"{'update' if req.update else 'add'}-domain {req.name}"
-    report.activated = gate.activate(reg, rv.ref, report.verdict, force=req.force, action=action, expect=_version(state.router))
+    with reg.blobs.verifying_once():
+        state = _live_state(reg, req)
+        queries = _read(req)
+        current = live.load_encoder(reg, state, backbone=req.backbone, dtype=req.dtype)
+        old = next((mv for mv in state.domains if mv.name == req.name), None)
+        _check_prefix_length(current, req, old)
+        earlier = [domain_data.from_version(reg, current, mv, general_key=state.general_key, progress=req.progress) for mv in state.domains if mv.name != req.name]
+        new = domain_data.encode(reg, current, queries, general_key=state.general_key, progress=req.progress)
+        result = _train(current, state, new, old, req)
+        modules = _with_domains(current, [*(current.domain_modules[d.name] for d in earlier), result.module])
+        router = routing.fit(current, modules, [*earlier, new], kind=req.router)
+        candidate = _with_domains(current, list(modules.domain_modules.values()), router)
+        weight, _ = routing.fit_lexical_weight(candidate, new)
+        routing.with_lexical_weights(router, current.router, {new.name: weight})
+        scores = _score(current, candidate, new, earlier, old)
+        report = GateReport(scores, gate.judge(scores, threshold=req.threshold, rule=req.gate_rule), passages_encoded=new.encoded + sum(d.encoded for d in earlier))
+        stored = _stored_files(current, candidate, new, state.general_key)
+        report.module, rv = _register(reg, state, req, Candidate(new, result, router, scores, old, stored, current.backbone.source))
+        report.router_version = rv.version
+        action = f"{'update' if req.update else 'add'}-domain {req.name}"
+        report.activated = gate.activate(reg, rv.ref, report.verdict, force=req.force, action=action, expect=_version(state.router))
     return report
 
 
-def _live(reg: Registry, req: DomainRequest):
-    """The live state and its loaded encoder, after checking the domain is (not) live as the command needs."""
+def _live_state(reg: Registry, req: DomainRequest) -> live.ActiveState:
+    """The live versions, after checking the domain is (not) live as the command needs (nothing loaded)."""
     state = live.resolve(reg)
     live_names = [d.name for d in state.domains]
     if req.update and req.name not in live_names:
         raise UsageError(f"domain {req.name!r} is not live; use add-domain")
     if not req.update and req.name in live_names:
         raise UsageError(f"domain {req.name!r} is already live; use update-domain to train a new version")
-    return state, live.load_encoder(reg, state, backbone=req.backbone, dtype=req.dtype)
+    return state
 
 
-def _check_prefix_length(current, req: DomainRequest, old: ModuleVersion | None) -> None:
+def _read(req: DomainRequest) -> QueryData:
+    """The new domain's data folder, read and checked before the backbone loads or any file is fetched."""
+    queries = domain_data.read_folder(req.name, req.data)
+    if not len(queries.train):
+        raise UsageError(f"{req.data}: no training queries with judgements in qrels/train.tsv")
+    if not len(queries.heldout):
+        where = "qrels/dev.tsv" if queries.heldout_source == "dev" else queries.heldout_source
+        raise UsageError(f"{req.data}: no held-out queries with judgements ({where})")
+    return queries
+
+
+def _check_prefix_length(current: DDREncoder, req: DomainRequest, old: ModuleVersion | None) -> None:
     """Before any training: a new module must have the prefix length of the modules it is composed with."""
     if old is not None:
         return  # a new version keeps its parent's prefix length
@@ -136,7 +182,7 @@ def _check_prefix_length(current, req: DomainRequest, old: ModuleVersion | None)
         )
 
 
-def _train(current, state, new: DomainData, old: ModuleVersion | None, req: DomainRequest):
+def _train(current: DDREncoder, state: live.ActiveState, new: DomainData, old: ModuleVersion | None, req: DomainRequest) -> TrainResult:
     """The new module, trained on the query side only (a new version continues from the live weights)."""
     from ddr.modules import DDREncoder, PrefixModule
     from ddr.trainer.domain import lexical_view, train_domain
@@ -151,20 +197,20 @@ def _train(current, state, new: DomainData, old: ModuleVersion | None, req: Doma
     return train_domain(trainer_enc, module, new.passages, new.doc_ids, new.train, new.heldout, req.config, echo=req.echo, lexical=lexical)
 
 
-def _with_domains(current, domains, router=None):
+def _with_domains(current: DDREncoder, domains: list[PrefixModule], router: Router | None = None) -> DDREncoder:
     from ddr.modules import DDREncoder
 
     return DDREncoder(current.backbone, current.general, domains, router, current.config)
 
 
-def score(encoder, d: DomainData, route: str) -> float:
+def score(encoder: DDREncoder, d: DomainData, route: str) -> float:
     """Held-out nDCG@10 of ``encoder`` under ``route`` on a domain's cached passages."""
     from ddr.retrieval.scoring import rank_and_score
 
     return rank_and_score(encoder.encode_queries(d.heldout.texts, route=route), d.passages, d.doc_ids, d.heldout)
 
 
-def per_query(encoder, d: DomainData, route: str) -> list[float]:
+def per_query(encoder: DDREncoder, d: DomainData, route: str) -> list[float]:
     """Held-out nDCG@10 of every query of ``d`` (in ``d.heldout.ids`` order)."""
     from ddr.retrieval.scoring import per_query_ndcg
 
@@ -172,7 +218,7 @@ def per_query(encoder, d: DomainData, route: str) -> list[float]:
     return [scores[q] for q in d.heldout.ids]
 
 
-def _score(current, candidate, new: DomainData, earlier: list[DomainData], old: ModuleVersion | None) -> list[gate.Score]:
+def _score(current: DDREncoder, candidate: DDREncoder, new: DomainData, earlier: list[DomainData], old: ModuleVersion | None) -> list[gate.Score]:
     """The gate's rows: the new domain under prior routing, every earlier one under top-k, the router's pick."""
     prior = f"prior:{new.name}"
     general_only = per_query(current, new, "none")
@@ -186,54 +232,51 @@ def _score(current, candidate, new: DomainData, earlier: list[DomainData], old: 
     return rows
 
 
-def _stored_files(current, candidate, new: DomainData, general_key: str) -> dict[str, bytes]:
+def _stored_files(current: DDREncoder, candidate: DDREncoder, new: DomainData, general_key: str) -> dict[str, bytes]:
     """The replay set and gate data the new version carries (see :mod:`.domain_data`)."""
     queries = new.heldout.texts + new.train.texts
     systems = [current.encode_queries(queries, route="none"), candidate.encode_queries(queries, route=f"prior:{new.name}")]
     return domain_data.stored_files(new, domain_data.gate_pool(new, systems), general_key)
 
 
-def _register(reg, *, state, req: DomainRequest, new: DomainData, result, router, scores, old, stored: dict[str, bytes], backbone_source: str):
+def _register(reg: Registry, state: live.ActiveState, req: DomainRequest, c: Candidate) -> tuple[ModuleVersion, RouterVersion]:
     """Module (with its replay set and gate data) and router in one transaction."""
-    after, general_only = scores[0].after, scores[0].must_beat
+    after, general_only = c.scores[0].after, c.scores[0].must_beat
     members = [(mv.name, mv.version) for mv in state.domains if mv.name != req.name] + [(req.name, None)]
+    spec = router_spec(c.router, members, state.general_version, {"heldout": {s.name: s.after for s in c.scores}}, c.backbone_source)
     return publish_domain_and_router(
-        reg, result.module, router, domains=members, general_version=state.general_version,
-        router_metrics={"heldout": {s.name: s.after for s in scores}},
-        extra_files=stored,
-        parent=old.version if old else None, data_fingerprint=new.fingerprint, description=req.instruction or None,
-        metrics={"heldout_ndcg@10": after, "general_only_heldout_ndcg@10": general_only, "heldout_curve": result.heldout_ndcg, "best_epoch": result.best_epoch},
-        data_paths=(str(Path(req.data).resolve()),), instruction=req.instruction, backbone_source=backbone_source,
-        train_config={**req.config.to_dict(), "heldout_source": new.heldout_source},
+        reg, c.result.module, c.router, spec, extra_files=c.stored,
+        parent=c.old.version if c.old else None, data_fingerprint=c.new.fingerprint, description=req.instruction or None,
+        metrics={"heldout_ndcg@10": after, "general_only_heldout_ndcg@10": general_only, "heldout_curve": c.result.heldout_ndcg, "best_epoch": c.result.best_epoch},
+        data_paths=(str(Path(req.data).resolve()),), instruction=req.instruction, backbone_source=c.backbone_source,
+        train_config={**req.config.to_dict(), "heldout_source": c.new.heldout_source},
     )
 
 
-def retrain_router(
-    reg: Registry, *, threshold: float = gate.DEFAULT_THRESHOLD, force: bool = False, backbone: str | None = None, progress: bool = True,
-    kind: str = routing.DEFAULT_KIND, gate_rule: str = gate.DEFAULT_RULE, dtype: str | None = None,
-) -> GateReport:
-    """Refit the router over the live domains from their replay sets (and gate data); gate it like add-domain."""
-    state = live.resolve(reg)
-    if not state.domains:
-        raise UsageError("no live domains to route over; run add-domain first")
-    current = live.load_encoder(reg, state, backbone=backbone, dtype=dtype)
-    sets = [domain_data.from_version(reg, current, mv, general_key=state.general_key, progress=progress) for mv in state.domains]
-    modules = _with_domains(current, list(current.domain_modules.values()))
-    router = routing.fit(current, modules, sets, kind=kind)
-    if current.router is not None and current.router.config.lexical_weights:
-        kept = dict(zip(current.router.domains, current.router.config.lexical_weights))
-        router.config = replace(router.config, lexical_weights=[kept.get(n, routing.NEUTRAL_WEIGHT) for n in router.domains],
-                                lexical_weight=current.router.config.lexical_weight)
-    candidate = _with_domains(current, list(current.domain_modules.values()), router)
-    scores = [gate.compare(d.name, per_query(current, d, "topk"), per_query(candidate, d, "topk"), "top-k routing") for d in sets]
-    report = GateReport(scores, gate.judge(scores, threshold=threshold, rule=gate_rule), passages_encoded=sum(d.encoded for d in sets))
-    rv = publish_router(
-        reg, candidate.router, [(mv.name, mv.version) for mv in state.domains], state.general_version, backbone_source=current.backbone.source
-    )
-    report.router_version = rv.version
-    report.activated = gate.activate(reg, rv.ref, report.verdict, force=force, action="retrain-router", expect=_version(state.router))
+def retrain_router(reg: Registry, **options: Any) -> GateReport:
+    """Refit the router over the live domains from their replay sets (and gate data); gate it like add-domain.
+
+    ``options``: the :class:`RouterRequest` fields (threshold, force, backbone, progress, kind, gate_rule, dtype).
+    """
+    req = RouterRequest(**options)
+    with reg.blobs.verifying_once():
+        state = live.resolve(reg)
+        if not state.domains:
+            raise UsageError("no live domains to route over; run add-domain first")
+        current = live.load_encoder(reg, state, backbone=req.backbone, dtype=req.dtype)
+        sets = [domain_data.from_version(reg, current, mv, general_key=state.general_key, progress=req.progress) for mv in state.domains]
+        modules = _with_domains(current, list(current.domain_modules.values()))
+        router = routing.with_lexical_weights(routing.fit(current, modules, sets, kind=req.kind), current.router)  # the live router's weights
+        candidate = _with_domains(current, list(current.domain_modules.values()), router)
+        scores = [gate.compare(d.name, per_query(current, d, "topk"), per_query(candidate, d, "topk"), "top-k routing") for d in sets]
+        report = GateReport(scores, gate.judge(scores, threshold=req.threshold, rule=req.gate_rule), passages_encoded=sum(d.encoded for d in sets))
+        rv = publish_router(
+            reg, candidate.router, [(mv.name, mv.version) for mv in state.domains], state.general_version, backbone_source=current.backbone.source
+        )
+        report.router_version = rv.version
+        report.activated = gate.activate(reg, rv.ref, report.verdict, force=req.force, action="retrain-router", expect=_version(state.router))
     return report
 
 
-def _version(entity) -> int | None:
+def _version(entity: ModuleVersion | RouterVersion | None) -> int | None:
     return entity.version if entity is not None else None

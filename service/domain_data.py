@@ -18,14 +18,21 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ddr.errors import DataError, UsageError
 from ddr.registry import ModuleVersion, Registry
-from ddr.registry.layout import GATE_FILE, GATE_TENSORS, REPLAY_FILE
+from ddr.registry.layout import DOMAIN_DATA_FILES, GATE_FILE, GATE_TENSORS, REPLAY_FILE
 
 from .cache import passage_embeddings
+
+if TYPE_CHECKING:  # torch stays off the CLI's start-up path
+    import torch
+
+    from ddr.modules import DDREncoder
+    from ddr.trainer.data import QuerySet
 
 POOL_PER_QUERY = 100
 
@@ -36,9 +43,9 @@ class DomainData:
 
     name: str
     doc_ids: list[str]
-    passages: object  # torch.Tensor (n_docs, dim): the whole corpus, or the stored gate pool
-    train: object  # ddr.trainer.data.QuerySet
-    heldout: object
+    passages: torch.Tensor  # (n_docs, dim): the whole corpus, or the stored gate pool
+    train: QuerySet
+    heldout: QuerySet
     encoded: int = 0
     fingerprint: str = ""
     heldout_source: str = ""
@@ -46,19 +53,37 @@ class DomainData:
     texts: list[str] | None = None  # the passages' texts, for a corpus read from disk
 
 
-def from_folder(reg: Registry, encoder, name: str, data: str, *, general_key: str, progress: bool = True) -> DomainData:
-    """A new domain's data from its BEIR folder (train split; dev as held-out where present)."""
+@dataclass(frozen=True)
+class QueryData:
+    """One domain's query sets as read, before anything is encoded (no torch): from a data folder,
+    with its corpus, or from a version's replay set."""
+
+    name: str
+    train: QuerySet
+    heldout: QuerySet
+    heldout_source: str
+    corpus: dict[str, dict[str, str]] | None = None  # doc id -> title and text, checked by the loader
+
+
+def read_folder(name: str, data: str) -> QueryData:
+    """A new domain's BEIR folder read and checked as the loader checks it (corpus, queries, qrels of the
+    train split, dev as held-out where present), without loading torch or encoding anything."""
     from ddr.trainer.data import train_and_heldout
 
     folder = Path(data)
     if not folder.is_dir():
         raise DataError(f"{data}: no such data directory")
     corpus = _corpus(folder)
-    train, heldout, source = train_and_heldout(folder)  # checked before anything is encoded
-    return _encode(reg, encoder, general_key, name, corpus, (train, heldout, source), progress)
+    train, heldout, source = train_and_heldout(folder)
+    return QueryData(name, train, heldout, source, corpus)
 
 
-def from_version(reg: Registry, encoder, mv: ModuleVersion, *, general_key: str, progress: bool = True) -> DomainData:
+def from_folder(reg: Registry, encoder: DDREncoder, name: str, data: str, *, general_key: str, progress: bool = True) -> DomainData:
+    """A new domain's data from its BEIR folder (train split; dev as held-out where present)."""
+    return encode(reg, encoder, read_folder(name, data), general_key=general_key, progress=progress)
+
+
+def from_version(reg: Registry, encoder: DDREncoder, mv: ModuleVersion, *, general_key: str, progress: bool = True) -> DomainData:
     """An earlier domain's data: its replay set, and its gate data (or, failing that, its recorded corpus)."""
     import torch
 
@@ -68,7 +93,7 @@ def from_version(reg: Registry, encoder, mv: ModuleVersion, *, general_key: str,
     if REPLAY_FILE not in stored:
         raise UsageError(f"{mv.ref} has no replay set (made by an older ddr, or pulled without --with-gate-data); run update-domain {mv.name} --data DIR")
     replay = json.loads(stored[REPLAY_FILE])
-    sets = (QuerySet.from_dict(replay["train"]), QuerySet.from_dict(replay["heldout"]), replay.get("heldout_source", ""))
+    queries = QueryData(mv.name, QuerySet.from_dict(replay["train"]), QuerySet.from_dict(replay["heldout"]), replay.get("heldout_source", ""))
     gate = json.loads(stored[GATE_FILE]) if GATE_FILE in stored else None
     if gate is not None and gate["general_key"] == general_key:
         from ddr.modules.checks import read_tensors
@@ -77,11 +102,13 @@ def from_version(reg: Registry, encoder, mv: ModuleVersion, *, general_key: str,
             path = Path(tmp) / GATE_TENSORS
             path.write_bytes(stored[GATE_TENSORS])
             passages = torch.from_numpy(read_tensors(path, "gate data")["passages"].copy())
-        return DomainData(mv.name, list(gate["doc_ids"]), passages, *sets[:2], 0, mv.data_fingerprint, sets[2], "gate data")
-    return _from_recorded_corpus(reg, encoder, mv, general_key, sets, progress, stale=gate is not None)
+        return DomainData(mv.name, list(gate["doc_ids"]), passages, queries.train, queries.heldout, 0, mv.data_fingerprint, queries.heldout_source, "gate data")
+    corpus = _recorded_corpus(mv, stale=gate is not None)
+    return encode(reg, encoder, replace(queries, corpus=corpus), general_key=general_key, progress=progress)
 
 
-def _from_recorded_corpus(reg, encoder, mv: ModuleVersion, general_key: str, sets, progress: bool, *, stale: bool) -> DomainData:
+def _recorded_corpus(mv: ModuleVersion, *, stale: bool) -> dict[str, dict[str, str]]:
+    """The corpus at the version's recorded path, only if it is the one the version was trained on."""
     from ddr.retrieval.beir import corpus_fingerprint
 
     why = "its gate data was made under another general prefix" if stale else "it carries no gate data"
@@ -94,12 +121,12 @@ def _from_recorded_corpus(reg, encoder, mv: ModuleVersion, general_key: str, set
             f"{mv.ref}: {why}, and the corpus now at {mv.data_paths[0]} is not the one it was trained on "
             f"(fingerprint differs); run update-domain {mv.name} --data DIR"
         )
-    return _encode(reg, encoder, general_key, mv.name, corpus, sets, progress)
+    return corpus
 
 
 def _stored(reg: Registry, mv: ModuleVersion) -> dict[str, bytes]:
     """The version's replay and gate files (verified against their sha256), by name."""
-    wanted = [f for f in mv.files if f.name in (REPLAY_FILE, GATE_FILE, GATE_TENSORS)]
+    wanted = [f for f in mv.files if f.name in DOMAIN_DATA_FILES]
     if not wanted:
         return {}
     with tempfile.TemporaryDirectory(prefix="ddr-replay-") as tmp:
@@ -107,22 +134,25 @@ def _stored(reg: Registry, mv: ModuleVersion) -> dict[str, bytes]:
         return {f.name: (folder / f.name).read_bytes() for f in wanted}
 
 
-def _corpus(folder: Path) -> dict:
+def _corpus(folder: Path) -> dict[str, dict[str, str]]:
     from ddr.retrieval.beir import load_corpus
 
     return load_corpus(folder)
 
 
-def _encode(reg, encoder, general_key, name, corpus, query_sets, progress) -> DomainData:
+def encode(reg: Registry, encoder: DDREncoder, queries: QueryData, *, general_key: str, progress: bool = True) -> DomainData:
+    """``queries``' corpus encoded under the general prefix ``general_key`` names (through the embedding cache)."""
     import torch
 
     from ddr.retrieval.beir import corpus_fingerprint
 
+    corpus = queries.corpus
+    if corpus is None:
+        raise ValueError(f"{queries.name}: no corpus read to encode")
     texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
     fp = corpus_fingerprint(corpus)
     emb, encoded = passage_embeddings(reg, encoder, texts, general_key=general_key, corpus=fp, progress=progress)
-    train, heldout, source = query_sets
-    return DomainData(name, list(corpus), torch.from_numpy(emb), train, heldout, encoded, fp, source, texts=texts)
+    return DomainData(queries.name, list(corpus), torch.from_numpy(emb), queries.train, queries.heldout, encoded, fp, queries.heldout_source, texts=texts)
 
 
 def read_replay(reg: Registry, mv: ModuleVersion) -> dict:
@@ -133,7 +163,7 @@ def read_replay(reg: Registry, mv: ModuleVersion) -> dict:
     return json.loads(stored[REPLAY_FILE])
 
 
-def gate_pool(d: DomainData, query_embeddings: list, per_query: int = POOL_PER_QUERY) -> list[int]:
+def gate_pool(d: DomainData, query_embeddings: list[torch.Tensor], per_query: int = POOL_PER_QUERY) -> list[int]:
     """Rows of ``d.passages`` the gate keeps: every judged passage of the training and held-out queries,
     and each query's top ``per_query`` under each of ``query_embeddings`` ((n_queries, dim) tensors)."""
     index = {doc: i for i, doc in enumerate(d.doc_ids)}

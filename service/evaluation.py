@@ -19,8 +19,10 @@ Two BEIR conventions, applied the way BEIR and MTEB score ArguAna:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ddr.errors import UsageError
 from ddr.registry import Registry
@@ -28,11 +30,24 @@ from ddr.registry import Registry
 from . import live
 from .cache import IDENTITY, passage_embeddings
 
+if TYPE_CHECKING:  # numpy and torch stay off the CLI's start-up path
+    import numpy as np
+    import torch
+
+    from ddr.modules import DDREncoder, Route
+    from ddr.retrieval.beir import Collection
+
+Run = dict[str, dict[str, float]]  # query id -> doc id -> score
+
 logger = logging.getLogger(__name__)
 
 ROUTES = ("prior", "topk", "soft", "none")
 DEPTH = 100  # documents per query in every run (R@100 needs 100)
 BASELINES = ("bm25", "bm25-nostem", "plain")
+NO_MODULES = "DDR (= plain: no modules)"  # the DDR row of a registry with nothing registered
+PLAIN_FUSION_WEIGHT = 0.5  # BM25 + plain fuses at the engines' default
+# The table's rows as a reader compares them: baselines, DDR under each route, then each dense row fused with BM25.
+ROW_ORDER = ("BM25", "BM25 (no stem)", "plain", NO_MODULES, *(f"DDR-{r}" for r in ROUTES))
 
 
 def parse_baselines(text: str) -> list[str]:
@@ -43,30 +58,27 @@ def parse_baselines(text: str) -> list[str]:
     return names
 
 
-def _dense_run(passages, doc_ids, queries, query_ids, k: int = DEPTH + 1):
+def ordered(systems: Iterable[str]) -> list[str]:
+    """System names in the table's order: BM25, BM25 (no stem), plain, DDR-prior, -topk, -soft, -none,
+    then ``BM25 + …`` in the same order (names it does not know last, alphabetically)."""
+
+    def key(name: str) -> tuple[bool, int, str]:
+        fused = name.startswith("BM25 + ")
+        base = name.removeprefix("BM25 + ")
+        return fused, ROW_ORDER.index(base) if base in ROW_ORDER else len(ROW_ORDER), base
+
+    return sorted(systems, key=key)
+
+
+def _dense_run(passages: np.ndarray, doc_ids: Sequence[str], queries: np.ndarray, query_ids: Sequence[str], k: int = DEPTH + 1) -> Run:
     from ddr.retrieval.scoring import rank
 
     return rank(queries, passages, doc_ids, query_ids, k)
 
 
-def evaluate(
-    reg: Registry,
-    data: str,
-    *,
-    split: str = "test",
-    route: str = "all",
-    domains: Sequence[str] = (),
-    baselines: Sequence[str] = ("bm25", "plain"),
-    collections: Sequence[str] = (),
-    dtype: str | None = None,
-    backbone: str | None = None,
-    progress: bool = True,
-    encoders: tuple | None = None,
-    strict: bool = False,
-    hybrid: bool = True,
-    lexical_weight: float | str = 0.5,
-) -> dict:
-    """Score the live DDR system (under each route) and the baselines on each collection.
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluate run (besides the registry and the data folder).
 
     ``encoders`` = (live encoder, plain encoder) replaces loading them from the registry (tests
     pass encoders whose scores can be computed by hand). ``strict`` refuses judgements of documents
@@ -74,25 +86,51 @@ def evaluate(
     system fused with BM25 (``BM25 + plain``, ``BM25 + DDR-…``) at ``lexical_weight`` (a number, or
     ``"routed"``: each DDR query at the weight its router holds for its domain; plain stays at 0.5).
     """
-    routes = list(ROUTES) if route == "all" else [route]
-    if any(r not in ROUTES for r in routes):
-        raise UsageError(f"route must be one of {', '.join(ROUTES)} or all, got {route!r}")
-    loaded = _load(data, split, collections, strict)  # all data checked before any encoding
+
+    split: str = "test"
+    route: str = "all"
+    domains: Sequence[str] = ()
+    baselines: Sequence[str] = ("bm25", "plain")
+    collections: Sequence[str] = ()
+    dtype: str | None = None
+    backbone: str | None = None
+    progress: bool = True
+    encoders: tuple[DDREncoder, DDREncoder] | None = None
+    strict: bool = False
+    hybrid: bool = True
+    lexical_weight: float | str = 0.5
+
+    @property
+    def routes(self) -> list[str]:
+        return list(ROUTES) if self.route == "all" else [self.route]
+
+
+def evaluate(reg: Registry, data: str, **options: Any) -> dict:
+    """Score the live DDR system (under each route) and the baselines on each collection.
+
+    ``options``: the :class:`Evaluation` fields (split, route, domains, baselines, collections, dtype,
+    backbone, progress, encoders, strict, hybrid, lexical_weight). Systems come in the table's order
+    (:func:`ordered`); a row that is another row by construction is left out, with a note.
+    """
+    req = Evaluation(**options)
+    if any(r not in ROUTES for r in req.routes):
+        raise UsageError(f"route must be one of {', '.join(ROUTES)} or all, got {req.route!r}")
+    loaded = _load(data, req.split, req.collections, req.strict)  # all data checked before any encoding
     state = live.resolve(reg)
+    encoders = req.encoders
     if encoders is None:
         from ddr.modules import DDREncoder  # torch: imported only once the data has passed its checks
 
-        encoder = live.load_encoder(reg, state, backbone=backbone, dtype=dtype)
+        encoder = live.load_encoder(reg, state, backbone=req.backbone, dtype=req.dtype)
         encoders = (encoder, DDREncoder(encoder.backbone, config=encoder.config))
-    out: dict = {"split": split, "live": state.describe(), "collections": {}, "notes": []}
+    out: dict = {"split": req.split, "live": state.describe(), "collections": {}, "notes": []}
     for coll in loaded:
-        out["collections"][coll.name] = _collection(reg, coll, state, encoders, routes=routes, domains=domains, baselines=baselines,
-                                                   notes=out["notes"], progress=progress, hybrid=hybrid, lexical_weight=lexical_weight)
+        out["collections"][coll.name] = _collection(reg, coll, state, encoders, req, out["notes"])
     out["average"] = _average(out["collections"])
     return out
 
 
-def _load(data: str, split: str, collections: Sequence[str], strict: bool) -> list:
+def _load(data: str, split: str, collections: Sequence[str], strict: bool) -> list[Collection]:
     from ddr.retrieval.beir import collection_dirs, load_collection
 
     dirs = collection_dirs(data)
@@ -104,7 +142,7 @@ def _load(data: str, split: str, collections: Sequence[str], strict: bool) -> li
     return [load_collection(d, split, strict=strict) for d in dirs]
 
 
-def self_documents(coll, query_ids: Sequence[str]) -> set[str]:
+def self_documents(coll: Collection, query_ids: Sequence[str]) -> set[str]:
     """The queries that are themselves documents of the corpus: same id and same (non-empty) text."""
     out = set()
     for q in query_ids:
@@ -119,7 +157,7 @@ def _normalised(text: str) -> str:
     return " ".join(text.split())
 
 
-def drop_self_hits(run: dict[str, dict[str, float]], selves: set[str], k: int = DEPTH) -> tuple[dict[str, dict[str, float]], int]:
+def drop_self_hits(run: Run, selves: set[str], k: int = DEPTH) -> tuple[Run, int]:
     """``run`` without each query's own document (for the queries in ``selves``), cut to ``k`` per query."""
     out, dropped = {}, 0
     for q, docs in run.items():
@@ -130,8 +168,10 @@ def drop_self_hits(run: dict[str, dict[str, float]], selves: set[str], k: int = 
     return out, dropped
 
 
-def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes, progress, hybrid=True, lexical_weight=0.5) -> dict:
-    """Every system's metrics on one collection's judged queries: dense, and (``hybrid``) fused with BM25."""
+def _collection(
+    reg: Registry, coll: Collection, state: live.ActiveState, encoders: tuple[DDREncoder, DDREncoder], req: Evaluation, notes: list[str],
+) -> dict:
+    """Every system's metrics on one collection's judged queries: dense, and (``req.hybrid``) fused with BM25."""
     from ddr.retrieval.beir import corpus_fingerprint
     from ddr.retrieval.bm25 import bm25_run
     from ddr.retrieval.metrics import evaluate as score
@@ -144,9 +184,9 @@ def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes
     _notes(coll, selves, notes)
     systems: dict[str, dict[str, float]] = {}
     dropped: dict[str, int] = {}
-    runs: dict[str, dict] = {}
+    runs: dict[str, Run] = {}
 
-    def scored(name: str, run: dict[str, dict[str, float]], fused: bool = False) -> None:
+    def scored(name: str, run: Run, fused: bool = False) -> None:
         if fused:  # fused from runs that no longer hold a query's own document
             runs[name] = run
         else:
@@ -154,37 +194,67 @@ def _collection(reg, coll, state, encoders, *, routes, domains, baselines, notes
         systems[name] = score(coll.qrels, runs[name])
 
     lexical = None
-    for b in baselines:
+    for b in req.baselines:
         if b.startswith("bm25"):
             scored("BM25" if b == "bm25" else "BM25 (no stem)", bm25_run(doc_ids, doc_texts, qids, qtexts, k=DEPTH + 1, stem=b == "bm25"))
-    if hybrid:
+    if req.hybrid:
         lexical = runs.get("BM25") or drop_self_hits(bm25_run(doc_ids, doc_texts, qids, qtexts, k=DEPTH + 1), selves)[0]
-    plain_p, encoded = passage_embeddings(reg, plain_encoder, doc_texts, general_key=IDENTITY, corpus=fp, progress=progress)
-    if "plain" in baselines:
+    plain_p, encoded = passage_embeddings(reg, plain_encoder, doc_texts, general_key=IDENTITY, corpus=fp, progress=req.progress)
+    if "plain" in req.baselines:
         scored("plain", _dense_run(plain_p, doc_ids, plain_encoder.encode_queries(qtexts, route="plain").numpy(), qids))
     weights: dict[str, list[float]] = {}
     if state.general is None and not state.domains:
-        scored("DDR (= plain: no modules)", _dense_run(plain_p, doc_ids, encoder.encode_queries(qtexts, route="none").numpy(), qids))
+        scored(NO_MODULES, _dense_run(plain_p, doc_ids, encoder.encode_queries(qtexts, route="none").numpy(), qids))
     else:
         ddr_p = plain_p
         if state.general is not None:
-            ddr_p, more = passage_embeddings(reg, encoder, doc_texts, general_key=state.general_key, corpus=fp, progress=progress)
+            ddr_p, more = passage_embeddings(reg, encoder, doc_texts, general_key=state.general_key, corpus=fp, progress=req.progress)
             encoded += more
-        for r in routes:
-            chosen = _route_for(r, domains, state, fp, coll.name, notes, encoder.router is not None)
-            if chosen is not None:
-                q, w = encoder.encode_queries(qtexts, route=chosen, return_weights=True)
-                scored(f"DDR-{r}", _dense_run(ddr_p, doc_ids, q.numpy(), qids))
-                weights[f"DDR-{r}"] = _lexical_weights(encoder, w, lexical_weight)
+        prior = list(req.domains) or [d.name for d in state.domains if d.data_fingerprint == fp]
+        for r in req.routes:
+            chosen = _route_for(r, prior, encoder.router is not None)
+            if isinstance(chosen, str):
+                notes.append(f"{coll.name}: {chosen}")
+                continue
+            q, w = encoder.encode_queries(qtexts, route=chosen, return_weights=True)
+            scored(f"DDR-{r}", _dense_run(ddr_p, doc_ids, q.numpy(), qids))
+            weights[f"DDR-{r}"] = _lexical_weights(encoder, w, req.lexical_weight)
     if lexical is not None:
         _hybrid(runs, lexical, weights, qids, scored)
+    _leave_out_repeats(systems, dropped, weights, state, notes)
     return {
-        "queries": len(qids), "documents": len(doc_ids), "passages_encoded": encoded, "systems": systems,
+        "queries": len(qids), "documents": len(doc_ids), "passages_encoded": encoded, "systems": {s: systems[s] for s in ordered(systems)},
         "missing_documents": len(coll.missing_documents), "self_hits": {"queries": len(selves), "dropped": dropped},
     }
 
 
-def _notes(coll, selves, notes) -> None:
+def _leave_out_repeats(
+    systems: dict[str, dict[str, float]], dropped: dict[str, int], weights: dict[str, list[float]], state: live.ActiveState, notes: list[str],
+) -> None:
+    """Leave out the rows that are another row by construction, and say so once.
+
+    With the identity general prefix (no general module), DDR under no domain (``DDR-none``, or the
+    DDR row of a registry with no modules) is the plain backbone, passages and queries alike: it
+    repeats ``plain``, and fused at plain's weight it repeats ``BM25 + plain``.
+    """
+    dense = NO_MODULES if NO_MODULES in systems else "DDR-none"
+    if state.general is not None or dense not in systems or "plain" not in systems:
+        return
+    gone = [dense]
+    fused = f"BM25 + {dense}"
+    if fused in systems and "BM25 + plain" in systems and all(w == PLAIN_FUSION_WEIGHT for w in weights.get(dense, [PLAIN_FUSION_WEIGHT])):
+        gone.append(fused)
+    for name in gone:
+        systems.pop(name)
+        dropped.pop(name, None)
+    shown = [name.replace(NO_MODULES, "DDR") for name in gone]
+    why = "no modules are registered" if dense == NO_MODULES else "the general prefix is the identity (no general module is live)"
+    note = f"{' and '.join(shown)} not shown: {why}, so {'they repeat' if len(gone) > 1 else 'it repeats'} {' and '.join(['plain', 'BM25 + plain'][: len(gone)])}"
+    if note not in notes:
+        notes.append(note)
+
+
+def _notes(coll: Collection, selves: set[str], notes: list[str]) -> None:
     from ddr.retrieval.beir import missing_note
 
     if coll.missing_documents:
@@ -196,7 +266,7 @@ def _notes(coll, selves, notes) -> None:
         )
 
 
-def _lexical_weights(encoder, domain_weights, lexical_weight) -> list[float]:
+def _lexical_weights(encoder: DDREncoder, domain_weights: torch.Tensor, lexical_weight: float | str) -> list[float]:
     from .search import ROUTED, lexical_weights
 
     rows = [{n: float(x) for n, x in zip(encoder.domains, w)} for w in domain_weights]
@@ -205,35 +275,33 @@ def _lexical_weights(encoder, domain_weights, lexical_weight) -> list[float]:
     return [float(lexical_weight)] * len(rows)
 
 
-def _hybrid(runs, lexical, weights, qids, scored) -> None:
+def _hybrid(runs: dict[str, Run], lexical: Run, weights: dict[str, list[float]], qids: list[str], scored: Callable[..., None]) -> None:
     """BM25 fused with each dense system (min-max convex fusion; the plain baseline at the engines' 0.5)."""
     from ddr.retrieval.fusion import convex
 
     for name in [n for n in runs if n == "plain" or n.startswith("DDR")]:
         w = weights.get(name)
-        per_query = {q: wq for q, wq in zip(qids, w)} if w else 0.5
+        per_query = {q: wq for q, wq in zip(qids, w)} if w else PLAIN_FUSION_WEIGHT
         scored(f"BM25 + {name}", convex(runs[name], lexical, per_query, DEPTH), fused=True)
 
 
-def _route_for(route, domains, state, fp, name, notes, has_router):
+def _route_for(route: str, prior: list[str], has_router: bool) -> Route | str:
+    """The route DDR-``route`` is scored under, or why it is skipped (``prior``: the domains prior routing names)."""
     from ddr.modules import Route
 
     if route == "prior":
-        chosen = list(domains) or [d.name for d in state.domains if d.data_fingerprint == fp]
-        if not chosen:
-            notes.append(f"{name}: no registered domain was trained on this corpus; DDR-prior skipped (use --domain)")
-            return None
-        return Route.prior(chosen)
+        if not prior:
+            return "no registered domain was trained on this corpus; DDR-prior skipped (use --domain)"
+        return Route.prior(prior)
     if route in ("topk", "soft") and not has_router:
-        notes.append(f"{name}: no production router; DDR-{route} skipped")
-        return None
+        return f"no production router; DDR-{route} skipped"
     return Route.parse(route)
 
 
 def _average(collections: dict) -> dict:
     systems = {s for c in collections.values() for s in c["systems"]}
     avg = {}
-    for s in sorted(systems):
+    for s in ordered(systems):
         present = [c["systems"][s] for c in collections.values() if s in c["systems"]]
         avg[s] = {m: sum(p[m] for p in present) / len(present) for m in present[0]}
         avg[s]["collections"] = len(present)

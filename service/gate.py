@@ -14,6 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the CLI imports this module: no SQLAlchemy at start-up
+    from ddr.registry import Registry
+    from ddr.registry.aliases import Expected
 
 DEFAULT_THRESHOLD = 0.5  # the largest held-out nDCG@10 drop, in points, a guarded row may show
 CONFIDENCE = 0.95  # of the one-sided bounds the statistical rules use
@@ -31,6 +36,7 @@ CONFIDENCE = 0.95  # of the one-sided bounds the statistical rules use
 #     35.7 %) and let through 43.2 % of harmful ones (mean: 24.0 %); see docs/benchmarks.md.
 RULES = ("mean", "significant", "bound", "pooled", "shrunk")
 DEFAULT_RULE = "shrunk"
+PRODUCTION = "production"  # the alias a passed gate moves
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,8 @@ class Score:
         return self.delta - t * se, self.delta + t * se
 
 
-def compare(name: str, before: Sequence[float], after: Sequence[float], note: str = "", **kw) -> Score:
-    """A row from paired per-query scores (the same queries, in the same order)."""
+def compare(name: str, before: Sequence[float], after: Sequence[float], note: str = "", **kw: Any) -> Score:
+    """A row from paired per-query scores (the same queries, in the same order); ``kw``: the other :class:`Score` fields."""
     if len(before) != len(after) or not before:
         raise ValueError("compare needs the same non-empty set of queries before and after")
     diffs = tuple(a - b for a, b in zip(after, before))
@@ -165,16 +171,15 @@ def _row_reason(s: Score, rule: str, threshold: float, confidence: float, shrunk
     return None
 
 
-def activate(
-    reg, ref: str, verdict: Verdict, *, force: bool, action: str, expect: int | None, alias: str = "production",
-    guards: dict[tuple[str, str], int | None] | None = None,
-) -> bool:
-    """Point ``alias`` at ``ref`` if the verdict passed or ``force``; True when it moved.
+def activate(reg: Registry, ref: str, verdict: Verdict, *, force: bool, action: str, expect: int | Expected | None) -> bool:
+    """Point the production alias at ``ref`` if the verdict passed or ``force``; True when it moved.
 
-    ``expect`` is the alias's target when the command read what was live (None: unset); ``guards``
-    are other aliases the decision rested on. The move is a compare-and-set on all of them: if
-    anything moved meanwhile (a rollback, another add-domain), nothing moves and the error says what
-    changed and how to go on; ``ref`` stays registered.
+    ``expect`` is the alias's target when the command read what was live (None: unset), or an
+    :class:`~ddr.registry.aliases.Expected` that also names other aliases the decision rested on. The
+    move is a compare-and-set on all of them: if anything moved meanwhile (a rollback, another
+    add-domain), nothing moves and the error says what changed and how to go on; ``ref`` stays
+    registered. The target's files are verified first, except those the command verified already
+    (:meth:`~ddr.registry.artifacts.Artifacts.verifying_once`).
     """
     from ddr.registry import AliasMovedError
     from ddr.registry.aliases import set_alias
@@ -182,11 +187,11 @@ def activate(
     if not (force or verdict.passed):
         return False
     try:
-        set_alias(reg, ref, alias, reason=f"{action}: {'forced' if verdict.reasons else 'gate passed'}", expect=expect, guards=guards)
+        set_alias(reg, ref, PRODUCTION, reason=f"{action}: {'forced' if verdict.reasons else 'gate passed'}", expect=expect)
     except AliasMovedError as exc:
         raise AliasMovedError(
             f"{exc}; {ref} is registered but not live: run {action} again to decide against what is live now, "
-            f"or make it live as it is with: ddr-registry alias set {ref} {alias}"
+            f"or make it live as it is with: ddr-registry alias set {ref} {PRODUCTION}"
         ) from None
     return True
 

@@ -12,15 +12,25 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ddr.errors import DataError, UsageError
 from ddr.registry import ModuleVersion, Registry
-from ddr.registry.aliases import current_target
+from ddr.registry.aliases import Expected, current_target
 from ddr.trainer.config import GeneralTrainConfig
 
 from . import distributed, gate, live
 from .cache import folder_key, passage_embeddings
 from .publish import publish_module
+
+if TYPE_CHECKING:  # torch stays off the CLI's start-up path
+    import torch
+
+    from ddr.modules import DDREncoder, PrefixModule
+    from ddr.trainer.data import QuerySet
+    from ddr.trainer.general import GeneralResult, Triple
+
+Loaded = tuple[str, dict[str, dict[str, str]], "QuerySet", "QuerySet"]  # folder, corpus, train and held-out queries
 
 DOMAINS_LIVE = "domains are live: retrain them against this version (update-domain) before it can go live"
 
@@ -49,43 +59,57 @@ class _Collection:
     name: str
     doc_ids: list[str]
     texts: list[str]
-    passages: object  # torch.Tensor under the live general prefix
-    heldout: object  # QuerySet
+    passages: torch.Tensor  # under the live general prefix
+    heldout: QuerySet
     fingerprint: str
 
 
-def train_general(
-    reg: Registry, data: Sequence[str], *, config: GeneralTrainConfig | None = None, threshold: float = gate.DEFAULT_THRESHOLD,
-    force: bool = False, backbone: str | None = None, progress: bool = True, echo: Callable[[str], None] | None = None,
-    dtype: str | None = None,
-) -> GeneralReport:
-    """Train, score on every collection's held-out queries, register, gate, and activate while no domain is live."""
-    config = config or GeneralTrainConfig()
+@dataclass(frozen=True)
+class GeneralRequest:
+    """One train-general run (besides the registry and the collections)."""
+
+    config: GeneralTrainConfig | None = None  # None: the defaults
+    threshold: float = gate.DEFAULT_THRESHOLD
+    force: bool = False
+    backbone: str | None = None
+    progress: bool = True
+    echo: Callable[[str], None] | None = None
+    dtype: str | None = None
+
+
+def train_general(reg: Registry, data: Sequence[str], **options: Any) -> GeneralReport:
+    """Train, score on every collection's held-out queries, register, gate, and activate while no domain is live.
+
+    ``options``: the :class:`GeneralRequest` fields (config, threshold, force, backbone, progress, echo, dtype).
+    """
+    req = GeneralRequest(**options)
+    config = req.config or GeneralTrainConfig()
     loaded = _read(data)
-    state = live.resolve(reg)
-    expected = current_target(reg, "general/general")
-    current = live.load_encoder(reg, state, backbone=backbone, dtype=dtype, with_domains=False)
-    collections, triples = _mine(reg, current, state, loaded, config, progress)
-    result = _train(current, state, triples, config, echo)
-    scores = _score(reg, current, result.module, collections, progress)
-    verdict = gate.judge(scores, threshold=threshold, require_mean_gain=True)
-    report = GeneralReport(scores, verdict, steps=result.steps)
-    metrics = {"heldout": {s.name: s.after for s in scores}, "steps": result.steps}
-    report.module = publish_module(
-        reg, result.module, metrics=metrics, parent=state.general_version,
-        data_paths=tuple(str(Path(d).resolve()) for d in data), train_config=config.to_dict(), backbone_source=current.backbone.source,
-    )
-    if state.domains:
-        report.verdict = gate.Verdict(False, (*verdict.reasons, DOMAINS_LIVE))
-    else:
-        report.activated = gate.activate(
-            reg, report.module.ref, verdict, force=force, action="train-general", expect=expected,
-            guards={("router", "production"): state.router.version if state.router else None},  # still no domain live
+    with reg.blobs.verifying_once():
+        state = live.resolve(reg)
+        expected = current_target(reg, "general/general")
+        current = live.load_encoder(reg, state, backbone=req.backbone, dtype=req.dtype, with_domains=False)
+        collections, triples = _mine(reg, current, state, loaded, config, req.progress)
+        result = _train(current, state, triples, config, req.echo)
+        scores = _score(reg, current, result.module, collections, req.progress)
+        verdict = gate.judge(scores, threshold=req.threshold, require_mean_gain=True)
+        report = GeneralReport(scores, verdict, steps=result.steps)
+        metrics = {"heldout": {s.name: s.after for s in scores}, "steps": result.steps}
+        report.module = publish_module(
+            reg, result.module, metrics=metrics, parent=state.general_version,
+            data_paths=tuple(str(Path(d).resolve()) for d in data), train_config=config.to_dict(), backbone_source=current.backbone.source,
         )
+        if state.domains:
+            report.verdict = gate.Verdict(False, (*verdict.reasons, DOMAINS_LIVE))
+        else:
+            still_no_domain = {("router", "production"): state.router.version if state.router else None}
+            report.activated = gate.activate(
+                reg, report.module.ref, verdict, force=req.force, action="train-general", expect=Expected(expected, still_no_domain),
+            )
     return report
 
 
-def _read(data: Sequence[str]) -> list[tuple[str, dict, object, object]]:
+def _read(data: Sequence[str]) -> list[Loaded]:
     """Every collection's corpus, train and held-out queries, checked before anything is encoded."""
     from ddr.retrieval.beir import load_corpus
     from ddr.trainer.data import train_and_heldout
@@ -98,7 +122,9 @@ def _read(data: Sequence[str]) -> list[tuple[str, dict, object, object]]:
     return [(folder, load_corpus(Path(folder)), *train_and_heldout(folder)[:2]) for folder in data]
 
 
-def _mine(reg, current, state, loaded, config: GeneralTrainConfig, progress: bool):
+def _mine(
+    reg: Registry, current: DDREncoder, state: live.ActiveState, loaded: list[Loaded], config: GeneralTrainConfig, progress: bool,
+) -> tuple[list[_Collection], list[Triple]]:
     """Passages under the live general prefix, and (query, positive, hard negative) triples per collection."""
     import torch
 
@@ -123,7 +149,9 @@ def _mine(reg, current, state, loaded, config: GeneralTrainConfig, progress: boo
     return collections, triples
 
 
-def _train(current, state, triples, config: GeneralTrainConfig, echo):
+def _train(
+    current: DDREncoder, state: live.ActiveState, triples: list[Triple], config: GeneralTrainConfig, echo: Callable[[str], None] | None,
+) -> GeneralResult:
     from ddr.modules import DDREncoder, PrefixModule
     from ddr.trainer.general import train_general as fit
 
@@ -139,7 +167,7 @@ def _train(current, state, triples, config: GeneralTrainConfig, echo):
     return fit(trainer, module, triples, config, echo=echo, ddp=bool(ddp))
 
 
-def _score(reg, current, module, collections: list[_Collection], progress: bool) -> list[gate.Score]:
+def _score(reg: Registry, current: DDREncoder, module: PrefixModule, collections: list[_Collection], progress: bool) -> list[gate.Score]:
     """Held-out nDCG@10 per collection, general prefix only, before and after (corpora re-encoded)."""
     import torch
 

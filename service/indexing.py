@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ddr.errors import DdrError, UsageError
-from ddr.registry import IndexRecord, NotFoundError, Registry
+from ddr.registry import IndexRecord, IndexSpec, NotFoundError, Registry
 
 from . import live
 from .cache import passage_embeddings
@@ -25,13 +27,24 @@ class StaleIndexError(DdrError, RuntimeError):
     """The index was built under another general prefix or backbone than the live one."""
 
 
-def build_index(
-    reg: Registry, data: str, *, name: str | None = None, kind: str = "flat", dtype: str | None = None, backbone: str | None = None, progress: bool = True
-) -> tuple[IndexRecord, int]:
+@dataclass(frozen=True)
+class IndexBuild:
+    """How to build one index (besides the registry and the collection)."""
+
+    name: str | None = None  # default: the collection folder's name (:func:`index_name_for`)
+    kind: str = "flat"
+    dtype: str | None = None
+    backbone: str | None = None
+    progress: bool = True
+
+
+def build_index(reg: Registry, data: str, **options: Any) -> tuple[IndexRecord, int]:
     """Encode a collection's corpus with the live general prefix, build and register an index.
 
-    Returns the record and how many passages were encoded now (0 when the cache had them all).
+    ``options``: the :class:`IndexBuild` fields (name, kind, dtype, backbone, progress). Returns the
+    record and how many passages were encoded now (0 when the cache had them all).
     """
+    req = IndexBuild(**options)
     from ddr.retrieval import index as faiss_index
     from ddr.retrieval.beir import collection_dirs, corpus_fingerprint, load_corpus
     from ddr.retrieval.bm25 import LexicalIndex
@@ -40,21 +53,22 @@ def build_index(
     if len(dirs) != 1:
         raise UsageError(f"{data} holds {len(dirs)} collections; index one collection folder at a time")
     corpus = load_corpus(dirs[0])  # fails on bad data before anything is encoded or written
-    name = name or index_name_for(dirs[0])
+    name = req.name or index_name_for(dirs[0])
     fp = corpus_fingerprint(corpus)
     state = live.resolve(reg)
-    encoder = live.load_encoder(reg, state, backbone=backbone, dtype=dtype, with_domains=False)
+    encoder = live.load_encoder(reg, state, backbone=req.backbone, dtype=req.dtype, with_domains=False)
     ids = list(corpus)
     texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
-    emb, encoded = passage_embeddings(reg, encoder, texts, general_key=state.general_key, corpus=fp, progress=progress)
+    emb, encoded = passage_embeddings(reg, encoder, texts, general_key=state.general_key, corpus=fp, progress=req.progress)
     params = {
-        "type": kind, "documents": len(ids), "dim": int(emb.shape[1]), "data": str(dirs[0].resolve()), "dtype": encoder.config.dtype,
+        "type": req.kind, "documents": len(ids), "dim": int(emb.shape[1]), "data": str(dirs[0].resolve()), "dtype": encoder.config.dtype,
         "passage_max_length": encoder.config.passage_max_length, "general_key": state.general_key, "lexical": "bm25s, stemmed",
     }
     with tempfile.TemporaryDirectory(prefix="ddr-index-") as tmp:
-        folder = faiss_index.save(faiss_index.build(emb, kind), ids, [corpus[i]["title"][:100] for i in ids], Path(tmp) / "index")
+        folder = faiss_index.save(faiss_index.build(emb, req.kind), ids, [corpus[i]["title"][:100] for i in ids], Path(tmp) / "index")
         LexicalIndex.build(texts).save(folder / LEXICAL_FOLDER)  # the same rows: hybrid search fuses the two
-        record = reg.register_index(name, folder, encoder.backbone.spec.__dict__, fp, state.general_version, params, encoder.backbone.source)
+        spec = IndexSpec(name, encoder.backbone.spec.__dict__, fp, state.general_version, params, encoder.backbone.source)
+        record = reg.register_index(spec, folder)
     return record, encoded
 
 

@@ -10,11 +10,18 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from ddr.errors import UsageError
 from ddr.registry import ModuleVersion, NotFoundError, Ref, Registry, RouterVersion
+from ddr.registry.layout import DOMAIN_DATA_FILES
 
 from .cache import IDENTITY, files_key
+
+if TYPE_CHECKING:  # torch stays off the CLI's start-up path
+    from ddr.modules import Backbone, DDREncoder, PrefixModule, Router
+
+    Loaded = TypeVar("Loaded", PrefixModule, Router)
 
 
 @dataclass(frozen=True)
@@ -80,16 +87,20 @@ def _source(reg: Registry, weights_sha256: str) -> str:
     return next((b.source for b in reg.backbones() if b.weights_sha256 == weights_sha256), "")
 
 
-def load_encoder(reg: Registry, state: ActiveState, *, backbone: str | None = None, dtype: str | None = None, with_domains: bool = True,
-                 device: str | None = None, reuse=None):
-    """The live encoder: backbone + general + (optionally) domain modules and router, verified, on ``device``
-    (default ``DDR_DEVICE``, else the CPU) computing in ``dtype`` (auto: bf16 where the hardware has bf16 units).
+def load_encoder(
+    reg: Registry, state: ActiveState, *, backbone: str | None = None, dtype: str | None = None, with_domains: bool = True,
+    reuse: Backbone | None = None,
+) -> DDREncoder:
+    """The live encoder: backbone + general + (optionally) domain modules and router, verified, on the
+    device ``DDR_DEVICE`` names (else the CPU) computing in ``dtype`` (auto: bf16 where the hardware has bf16 units).
 
-    ``reuse``: an already loaded backbone, taken when every live version was trained on its weights."""
+    ``reuse``: an already loaded backbone, taken when every live version was trained on its weights.
+    Only the files a module loads from are read: a domain version's replay set and gate data are read
+    by :mod:`.domain_data`, by the commands that need them."""
     from ddr.modules import DEFAULT_BACKBONE, DDREncoder, EncoderConfig, PrefixModule, Router, load_backbone
     from ddr.modules.precision import pick_device, resolve_dtype
 
-    device = pick_device(device)
+    device = pick_device()
     dtype, _ = resolve_dtype(dtype, device)
 
     wanted = {e.backbone_sha256 for e in (state.router, state.general, *state.domains) if e is not None}
@@ -98,7 +109,7 @@ def load_encoder(reg: Registry, state: ActiveState, *, backbone: str | None = No
     else:
         loaded_backbone = load_backbone(backbone or state.backbone_name or DEFAULT_BACKBONE)
     with tempfile.TemporaryDirectory(prefix="ddr-load-") as tmp:
-        def fetch(entity, cls):
+        def fetch(entity: ModuleVersion | RouterVersion, cls: type[Loaded]) -> Loaded:
             return _load_checked(reg, entity, cls, loaded_backbone, Path(tmp))
 
         general = fetch(state.general, PrefixModule) if state.general else None
@@ -108,11 +119,12 @@ def load_encoder(reg: Registry, state: ActiveState, *, backbone: str | None = No
     return encoder if device == "cpu" else encoder.to(device)
 
 
-def _load_checked(reg: Registry, entity, cls, backbone, tmp: Path):
-    """Materialise a version's verified files and load them strictly onto ``backbone``."""
+def _load_checked(reg: Registry, entity: ModuleVersion | RouterVersion, cls: type[Loaded], backbone: Backbone, tmp: Path) -> Loaded:
+    """Materialise a version's verified weights and config and load them strictly onto ``backbone``."""
     from ddr.modules.errors import ArtifactError, ShapeMismatchError
 
-    folder = reg.blobs.materialize(list(entity.files), tmp / entity.ref.replace("/", "_"), entity.ref)
+    files = [f for f in entity.files if f.name not in DOMAIN_DATA_FILES]
+    folder = reg.blobs.materialize(files, tmp / entity.ref.replace("/", "_"), entity.ref)
     try:  # loading first: a module of another shape fails naming the dimension that differs
         loaded = cls.load(folder, backbone.spec)
     except (ArtifactError, ShapeMismatchError) as exc:

@@ -13,7 +13,9 @@ that were already live.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -22,18 +24,21 @@ from ddr.modules.config import ROUTER_KINDS as KINDS
 
 from .domain_data import DomainData
 
+if TYPE_CHECKING:
+    from ddr.modules import DDREncoder, Router
+
 NEUTRAL_WEIGHT = 0.5  # the engines' default lexical weight; also the abstention weight
 SHRINK_QUERIES = 100  # a fitted weight counts n / (n + this) against the neutral one
 
 
-def representations(encoder, texts: list[str]) -> torch.Tensor:
+def representations(encoder: DDREncoder, texts: list[str]) -> torch.Tensor:
     """The router's input for ``texts``: the mean input word embedding (no transformer pass)."""
     batch = encoder.tokenize(texts, encoder.config.query_max_length)
     with torch.no_grad():
         return encoder.token_mean(batch["input_ids"], batch["attention_mask"])
 
 
-def utility(modules, sets: list[DomainData]) -> torch.Tensor:
+def utility(modules: DDREncoder, sets: list[DomainData]) -> torch.Tensor:
     """(all training queries, modules): each module's nDCG@10 gain over the general prefix on each query,
     against the query's own domain's passages. ``modules`` is an encoder holding the domain modules."""
     from ddr.retrieval.scoring import per_query_ndcg
@@ -49,7 +54,7 @@ def utility(modules, sets: list[DomainData]) -> torch.Tensor:
     return torch.cat(rows)
 
 
-def fit(encoder, modules, sets: list[DomainData], *, kind: str = DEFAULT_KIND):
+def fit(encoder: DDREncoder, modules: DDREncoder, sets: list[DomainData], *, kind: str = DEFAULT_KIND) -> Router:
     """A router over ``modules.domains`` (one per set, same order), fitted on the sets' training queries."""
     from ddr.trainer.router import fit_knn_router, fit_router
 
@@ -64,16 +69,22 @@ def fit(encoder, modules, sets: list[DomainData], *, kind: str = DEFAULT_KIND):
     return fit_knn_router(reps, utility(modules, sets), names, backbone=backbone)
 
 
-def with_lexical_weights(router, previous, new: DomainData, new_weight: float):
-    """``router`` carrying a lexical weight per domain: ``new_weight`` for the new domain, the previous
-    router's for the others (the neutral weight where it had none)."""
+def with_lexical_weights(router: Router, previous: Router | None, fitted: Mapping[str, float] | None = None) -> Router:
+    """``router`` carrying a lexical weight per domain: ``fitted``'s (a new domain's, as fitted), the previous
+    router's for the others (the neutral weight where it had none), and the previous abstention weight.
+
+    With nothing fitted and no weights on the previous router, ``router`` is left as it is: a router
+    refitted over domains that never had lexical weights does not gain neutral ones."""
     old = dict(zip(previous.domains, previous.config.lexical_weights)) if previous is not None and previous.config.lexical_weights else {}
-    weights = [new_weight if name == new.name else old.get(name, NEUTRAL_WEIGHT) for name in router.domains]
+    fitted = dict(fitted or {})
+    if not old and not fitted:
+        return router
+    weights = [fitted[name] if name in fitted else old.get(name, NEUTRAL_WEIGHT) for name in router.domains]
     router.config = replace(router.config, lexical_weights=weights, lexical_weight=previous.config.lexical_weight if previous else NEUTRAL_WEIGHT)
     return router
 
 
-def fit_lexical_weight(candidate, new: DomainData) -> tuple[float, float]:
+def fit_lexical_weight(candidate: DDREncoder, new: DomainData) -> tuple[float, float]:
     """The new domain's lexical weight on its held-out queries (prior routing, whole corpus), shrunk toward
     the neutral weight; returns (shrunk weight, weight as fitted)."""
     from ddr.retrieval.bm25 import LexicalIndex

@@ -83,11 +83,13 @@ def test_stale_or_missing_gate_data_reads_the_corpus_only_if_it_is_the_same(reg,
 
 def test_prefix_length_mismatch_is_refused_before_training(reg, tmp_path, tiny_path, monkeypatch):
     _add(reg, "alpha", make_domain(tmp_path, "alpha", 0), tiny_path)
+    beta = make_domain(tmp_path, "beta", 60)
 
     def never(*args, **kwargs):
         raise AssertionError("trained before checking the prefix length")
 
     monkeypatch.setattr(service, "_train", never)
-    monkeypatch.setattr(domain_data, "from_folder", never)  # not even the new corpus is encoded first
+    monkeypatch.setattr(domain_data, "encode", never)  # not even the new corpus is encoded first
+    monkeypatch.setattr(domain_data, "from_version", never)  # nor an earlier domain's gate data read
     with pytest.raises(UsageError, match=r"--prefix-length 8 differs from the live modules' \(domain/alpha P=4\).*use --prefix-length 4"):
-        service.add_domain(reg, "beta", data=str(tmp_path), config=DomainTrainConfig(prefix_length=8), backbone=tiny_path, progress=False)
+        service.add_domain(reg, "beta", data=str(beta), config=DomainTrainConfig(prefix_length=8), backbone=tiny_path, progress=False)

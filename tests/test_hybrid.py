@@ -91,6 +91,44 @@ def test_evaluate_reports_dense_and_hybrid_side_by_side(indexed):
     assert not any(s.startswith("BM25 + ") for s in dense_only["collections"]["alpha"]["systems"])
 
 
+READING_ORDER = ["BM25", "BM25 (no stem)", "plain", "DDR-prior", "DDR-topk", "DDR-soft",
+                 "BM25 + plain", "BM25 + DDR-prior", "BM25 + DDR-topk", "BM25 + DDR-soft"]
+REPEATS = "DDR-none and BM25 + DDR-none not shown: the general prefix is the identity (no general module is live), so they repeat plain and BM25 + plain"
+
+
+def test_evaluate_orders_rows_for_reading_and_leaves_out_repeats(indexed):
+    """Baselines, then DDR per route, then the same rows fused with BM25; with no general module DDR-none is
+    plain (and, fused at plain's weight, BM25 + DDR-none is BM25 + plain): those two are left out, once noted."""
+    run, folder, tiny_path = indexed
+    args = ["evaluate", "--data", str(folder.parent), "--backbone", tiny_path, "--baselines", "bm25,bm25-nostem,plain", "--quiet"]
+    printed = run(*args)
+    assert printed.exit_code == 0, printed.output
+    lines = printed.output.splitlines()
+    assert [line[:28].rstrip() for line in lines[3:] if not line.startswith("note: ")] == READING_ORDER
+    assert [line for line in lines if line.startswith("note: ")] == [f"note: {REPEATS}"]
+    out = json.loads(run(*args, "--json").output)
+    assert list(out["collections"]["alpha"]["systems"]) == READING_ORDER and list(out["average"]) == READING_ORDER
+    # BM25 fused at another weight than plain's 0.5 is another row: only DDR-none is left out
+    weighted = json.loads(run(*args, "--json", "--lexical-weight", "0.7").output)
+    assert list(weighted["average"]) == [*READING_ORDER, "BM25 + DDR-none"]
+    assert any(n.startswith("DDR-none not shown: the general prefix is the identity") and n.endswith("so it repeats plain") for n in weighted["notes"])
+
+
+def test_with_a_general_module_ddr_none_is_a_row_of_its_own(reg, tmp_path, tiny_path):
+    import helpers
+
+    from ddr.modules import load_backbone
+    from ddr.registry.aliases import set_alias
+    from ddr.service.evaluation import evaluate
+    from ddr.service.publish import publish_module
+
+    publish_module(reg, helpers.general(load_backbone(tiny_path)))
+    set_alias(reg, "general@1", "production")
+    result = evaluate(reg, str(make_domain(tmp_path / "data", "alpha", 0)), backbone=tiny_path, progress=False)
+    assert list(result["average"]) == ["BM25", "plain", "DDR-none", "BM25 + plain", "BM25 + DDR-none"]  # no domain, no router: none only
+    assert not any("not shown" in n for n in result["notes"])
+
+
 def test_hybrid_rows_are_the_fusion_of_the_dense_and_bm25_runs(reg, tmp_path):
     from beirdata import write_collection
     from helpers import CountingEncoder

@@ -7,7 +7,7 @@ from registry_helpers import BACKBONE, artifact
 from sqlalchemy import text
 
 from ddr.errors import UsageError
-from ddr.registry import ConflictError, IntegrityError, NotFoundError, Registry
+from ddr.registry import ConflictError, IntegrityError, NotFoundError, Registry, RouterSpec
 from ddr.registry.aliases import history, rollback, set_alias
 from ddr.registry.maintenance import gc, verify
 from ddr.registry.tx import Tx
@@ -58,18 +58,18 @@ def test_router_records_exact_members(reg, tmp_path):
     add_domain(reg, tmp_path, "a", b"a1")
     add_domain(reg, tmp_path, "b", b"b1")
     add_domain(reg, tmp_path, "a", b"a2")
-    r = reg.register_router(artifact(tmp_path / "r", b"r"), {"input": "tokens"}, BACKBONE, [("b", 1), ("a", 2)], general_version=1)
+    r = reg.register_router(RouterSpec({"input": "tokens"}, BACKBONE, (("b", 1), ("a", 2)), general_version=1), artifact(tmp_path / "r", b"r"))
     assert r.version == 1 and r.domains == (("b", 1), ("a", 2)) and r.general_version == 1
     assert reg.router_version("router@1") == r
     with pytest.raises(NotFoundError):
-        reg.register_router(artifact(tmp_path / "r2", b"r2"), {}, BACKBONE, [("a", 9)])
+        reg.register_router(RouterSpec({}, BACKBONE, (("a", 9),)), artifact(tmp_path / "r2", b"r2"))
     assert len(reg.router_versions()) == 1  # the failed registration left no row
 
 
 def test_alias_moves_and_rollback_are_audited(reg, tmp_path):
     add_domain(reg, tmp_path, "a", b"a1")
     for i in range(3):
-        reg.register_router(artifact(tmp_path / f"r{i}", f"r{i}".encode()), {}, BACKBONE, [("a", 1)])
+        reg.register_router(RouterSpec({}, BACKBONE, (("a", 1),)), artifact(tmp_path / f"r{i}", f"r{i}".encode()))
     assert set_alias(reg, "router@1", "production", "first") == (None, 1)
     assert set_alias(reg, "router@3", "production", "ship v3") == (1, 3)
     assert reg.router_version("router@production").version == 3
@@ -91,8 +91,8 @@ def test_alias_moves_and_rollback_are_audited(reg, tmp_path):
 
 def test_rollback_refuses_damaged_target(reg, tmp_path):
     add_domain(reg, tmp_path, "a", b"a1")
-    r1 = reg.register_router(artifact(tmp_path / "r1", b"r1"), {}, BACKBONE, [("a", 1)])
-    reg.register_router(artifact(tmp_path / "r2", b"r2"), {}, BACKBONE, [("a", 1)])
+    r1 = reg.register_router(RouterSpec({}, BACKBONE, (("a", 1),)), artifact(tmp_path / "r1", b"r1"))
+    reg.register_router(RouterSpec({}, BACKBONE, (("a", 1),)), artifact(tmp_path / "r2", b"r2"))
     set_alias(reg, "router@1", "production")
     set_alias(reg, "router@2", "production")
     blob = reg.blobs.path(next(f.sha256 for f in r1.files if f.name == "model.safetensors"))

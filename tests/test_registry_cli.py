@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from registry_helpers import BACKBONE, artifact
 
 from ddr.cli.app import main
-from ddr.registry import Registry
+from ddr.registry import Registry, RouterSpec
 from ddr.registry.db import HEAD_REVISION
 
 
@@ -22,7 +22,7 @@ def home(tmp_path):
     reg.register_module("domain", "scifact", artifact(tmp_path / "d1", b"d1"), {"k": 1}, BACKBONE, description="claims")
     reg.register_module("domain", "scifact", artifact(tmp_path / "d2", b"d2"), {"k": 2}, BACKBONE, parent=1)
     for i in (1, 2):
-        reg.register_router(artifact(tmp_path / f"r{i}", f"r{i}".encode()), {}, BACKBONE, [("scifact", i)])
+        reg.register_router(RouterSpec({}, BACKBONE, (("scifact", i),)), artifact(tmp_path / f"r{i}", f"r{i}".encode()))
     reg.close()
     return h
 

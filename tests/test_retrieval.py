@@ -78,7 +78,10 @@ def test_build_search_and_no_reencoding(reg, collection, tiny_path):
     rollback(reg, "router")
     result = evaluate(reg, str(collection), backbone=tiny_path, progress=False)
     assert result["collections"]["coll"]["passages_encoded"] == 0
-    assert {"BM25", "plain", "DDR-prior", "DDR-topk", "DDR-soft", "DDR-none"} <= set(result["average"])
+    # no general module: DDR-none is the plain backbone, so its rows are left out with a note
+    assert list(result["average"]) == ["BM25", "plain", "DDR-prior", "DDR-topk", "DDR-soft", "BM25 + plain", "BM25 + DDR-prior", "BM25 + DDR-topk",
+                                       "BM25 + DDR-soft"]
+    assert any(n.startswith("DDR-none and BM25 + DDR-none not shown") for n in result["notes"])
 
 
 def _router(bb, domains):
@@ -112,12 +115,14 @@ def test_metrics_with_counting_encoder(reg, tmp_path):
     (root / "queries.jsonl").write_text('{"_id": "q1", "text": "alpha"}\n{"_id": "q2", "text": "beta"}\n')
     enc = CountingEncoder(["alpha", "beta", "gamma"])
     result = evaluate(reg, str(root), baselines=["plain"], encoders=(enc, enc), progress=False)
+    without_plain = evaluate(reg, str(root), baselines=[], encoders=(enc, enc), progress=False)  # the DDR row stands in for plain
     # q1: d1 first (score 1) -> 1.0; q2: d2 (2) before d3 (1) -> nDCG 1/log2(3), RR 1/2.
-    for system in ("plain", "DDR (= plain: no modules)"):
-        m = result["collections"]["hand"]["systems"][system]
+    for got, system in ((result, "plain"), (without_plain, "DDR (= plain: no modules)")):
+        m = got["collections"]["hand"]["systems"][system]
         assert m["nDCG@10"] == pytest.approx((1 + 1 / math.log2(3)) / 2)
         assert m["RR@10"] == pytest.approx(0.75)
         assert m["R@100"] == pytest.approx(1.0)
+    assert "DDR (= plain: no modules)" not in result["collections"]["hand"]["systems"]  # it would repeat plain
     assert result["collections"]["hand"]["passages_encoded"] == 3
 
 
@@ -138,7 +143,8 @@ def test_cli_index_search_evaluate(tmp_path, collection, tiny_path):
     assert len((tmp_path / "run.trec").read_text().splitlines()) == 5 * 10
     result = run("evaluate", "--data", str(collection), "--backbone", tiny_path, "--quiet", "--plot", str(tmp_path / "p.png"))
     assert result.exit_code == 0, result.output
-    assert "DDR (= plain: no modules)" in result.output and "BM25" in result.output
+    assert "note: DDR and BM25 + DDR not shown: no modules are registered, so they repeat plain and BM25 + plain" in result.output
+    assert "BM25" in result.output and "DDR (= plain" not in result.output
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     result = run("evaluate", "--data", str(collection), "--baselines", "bm25,nope")
     assert result.exit_code == 1 and "unknown baseline" in result.output

@@ -29,6 +29,7 @@ INTERACTIVE_S = 1.0  # a CLI answer within a second counts as interactive
 
 
 def populate(reg, tmp: Path, domains: int, versions: int, routers: int, audit: int) -> dict:
+    from ddr.registry import RouterSpec
     from ddr.registry.aliases import set_alias
 
     folder = tmp / "artifact"
@@ -47,7 +48,7 @@ def populate(reg, tmp: Path, domains: int, versions: int, routers: int, audit: i
     for r in range(routers):
         (folder / "model.safetensors").write_bytes(f"router-{r}".encode())
         members = [(f"d{(r + j) % domains:04d}", 1 + r % versions) for j in range(min(20, domains))]
-        reg.register_router(folder, {"p": 1}, BACKBONE, members)
+        reg.register_router(RouterSpec({"p": 1}, BACKBONE, tuple(members)), folder)
     routers_s = time.perf_counter() - t0
     with reg.read() as tx:
         from sqlalchemy import func, select

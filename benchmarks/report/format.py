@@ -13,7 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1]
 def runnable(command: str) -> str:
     """A command as recorded in a results file, as it runs today: runs recorded before the benchmarks
     became a package say ``python benchmarks/NAME.py``, which is now ``python -m benchmarks.FAMILY.NAME``."""
-    m = re.fullmatch(r"python benchmarks/(\w+)\.py(.*)", command, flags=re.S)
+    m = re.fullmatch(r"python benchmarks/(\w+)\.py(.*)", command, flags=re.DOTALL)
     if m is None:
         return command
     family = next((d.name for d in sorted(BENCHMARKS.iterdir()) if (d / f"{m.group(1)}.py").is_file() and d.name != "results"), None)
