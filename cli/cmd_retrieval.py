@@ -124,12 +124,15 @@ def search(ctx: Ctx, query, queries_file, run_out, index_name, domains, route, k
 @click.option("--dense-only", is_flag=True, help="Leave out the hybrid rows (every dense system fused with BM25).")
 @click.option("--lexical-weight", default="0.5", show_default=True,
               help="BM25's weight in the hybrid rows: a number in [0, 1], or 'routed' (each query at its domain's learned weight).")
+@click.option("--by-positives", is_flag=True,
+              help="Also score each collection's queries in two groups: those whose relevant documents were training positives of the "
+                   "live domain module trained on it, and the others (documents the module never saw).")
 @options.json_output
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a bar chart (PNG) comparing systems per collection.")
 @options.quiet
 @pass_ctx
-def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtype, backbone, strict, dense_only, lexical_weight, as_json, plot,
-             quiet) -> None:
+def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtype, backbone, strict, dense_only, lexical_weight, by_positives,
+             as_json, plot, quiet) -> None:
     """NDCG@10, Recall@100 and MRR@10 of DDR against BM25 and the plain backbone, dense and hybrid, side by side.
 
     A query that is itself a document of the corpus (same id and same text, as in ArguAna) does not
@@ -142,6 +145,7 @@ def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtyp
     result = run(
         ctx.registry, data, split=split, route=route, domains=domains, baselines=parse_baselines(baselines), collections=collections,
         dtype=options.encoding_dtype(dtype), backbone=backbone, progress=not quiet, strict=strict, hybrid=not dense_only, lexical_weight=_weight(lexical_weight),
+        by_positives=by_positives,
     )
     if plot:
         draw(result, plot)
@@ -152,17 +156,14 @@ def evaluate(ctx: Ctx, data, collections, split, route, domains, baselines, dtyp
 
 
 def _weight(text: str) -> float | str:
-    from ddr.service.search import ROUTED
+    """``--lexical-weight`` through the library's one check (a number in [0, 1], or 'routed')."""
+    from ddr.errors import UsageError
+    from ddr.service.search import check_lexical_weight
 
-    if text == ROUTED:
-        return text
     try:
-        value = float(text)
-    except ValueError:
-        raise click.BadParameter(f"a number in [0, 1] or {ROUTED!r}, got {text!r}", param_hint="--lexical-weight") from None
-    if not 0 <= value <= 1:
-        raise click.BadParameter(f"must be in [0, 1], got {value}", param_hint="--lexical-weight")
-    return value
+        return check_lexical_weight(text)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lexical-weight") from None
 
 
 COMMANDS = (index, search, evaluate)

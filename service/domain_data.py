@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,9 +125,9 @@ def _recorded_corpus(mv: ModuleVersion, *, stale: bool) -> dict[str, dict[str, s
     return corpus
 
 
-def _stored(reg: Registry, mv: ModuleVersion) -> dict[str, bytes]:
-    """The version's replay and gate files (verified against their sha256), by name."""
-    wanted = [f for f in mv.files if f.name in DOMAIN_DATA_FILES]
+def _stored(reg: Registry, mv: ModuleVersion, names: Collection[str] = DOMAIN_DATA_FILES) -> dict[str, bytes]:
+    """The version's replay and gate files (or those of ``names``; verified against their sha256), by name."""
+    wanted = [f for f in mv.files if f.name in names]
     if not wanted:
         return {}
     with tempfile.TemporaryDirectory(prefix="ddr-replay-") as tmp:
@@ -155,12 +156,11 @@ def encode(reg: Registry, encoder: DDREncoder, queries: QueryData, *, general_ke
     return DomainData(queries.name, list(corpus), torch.from_numpy(emb), queries.train, queries.heldout, encoded, fp, queries.heldout_source, texts=texts)
 
 
-def read_replay(reg: Registry, mv: ModuleVersion) -> dict:
-    """The replay set stored with a domain version."""
-    stored = _stored(reg, mv)
-    if REPLAY_FILE not in stored:
-        raise UsageError(f"{mv.ref} has no replay set; retrain it with update-domain")
-    return json.loads(stored[REPLAY_FILE])
+def read_replay(reg: Registry, mv: ModuleVersion) -> dict | None:
+    """The replay set stored with a domain version (training and held-out queries with their
+    judgements), or None for a version without one (made by an older ddr, or pulled without gate data)."""
+    stored = _stored(reg, mv, (REPLAY_FILE,))
+    return json.loads(stored[REPLAY_FILE]) if REPLAY_FILE in stored else None
 
 
 def gate_pool(d: DomainData, query_embeddings: list[torch.Tensor], per_query: int = POOL_PER_QUERY) -> list[int]:

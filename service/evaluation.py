@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ddr.errors import UsageError
-from ddr.registry import Registry
+from ddr.registry import ModuleVersion, Registry
 
 from . import live
 from .cache import IDENTITY, passage_embeddings
@@ -99,6 +99,7 @@ class Evaluation:
     strict: bool = False
     hybrid: bool = True
     lexical_weight: float | str = 0.5
+    by_positives: bool = False  # also score each collection's queries split by the live module's training positives
 
     @property
     def routes(self) -> list[str]:
@@ -109,13 +110,13 @@ def evaluate(reg: Registry, data: str, **options: Any) -> dict:
     """Score the live DDR system (under each route) and the baselines on each collection.
 
     ``options``: the :class:`Evaluation` fields (split, route, domains, baselines, collections, dtype,
-    backbone, progress, encoders, strict, hybrid, lexical_weight). Systems come in the table's order
+    backbone, progress, encoders, strict, hybrid, lexical_weight, by_positives). Systems come in the table's order
     (:func:`ordered`); a row that is another row by construction is left out, with a note.
     """
     req = Evaluation(**options)
     if any(r not in ROUTES for r in req.routes):
         raise UsageError(f"route must be one of {', '.join(ROUTES)} or all, got {req.route!r}")
-    loaded = _load(data, req.split, req.collections, req.strict)  # all data checked before any encoding
+    loaded = read_collections(data, req.split, req.collections, req.strict)  # all data checked before any encoding
     state = live.resolve(reg)
     encoders = req.encoders
     if encoders is None:
@@ -130,7 +131,8 @@ def evaluate(reg: Registry, data: str, **options: Any) -> dict:
     return out
 
 
-def _load(data: str, split: str, collections: Sequence[str], strict: bool) -> list[Collection]:
+def read_collections(data: str, split: str, collections: Sequence[str], strict: bool) -> list[Collection]:
+    """The collections under ``data`` (or the ones named), each read and checked by the loader for ``split``."""
     from ddr.retrieval.beir import collection_dirs, load_collection
 
     dirs = collection_dirs(data)
@@ -222,10 +224,28 @@ def _collection(
     if lexical is not None:
         _hybrid(runs, lexical, weights, qids, scored)
     _leave_out_repeats(systems, dropped, weights, state, notes)
+    split = _by_positives(reg, coll, qids, [d for d in state.domains if d.data_fingerprint == fp], runs, systems, notes) if req.by_positives else {}
     return {
         "queries": len(qids), "documents": len(doc_ids), "passages_encoded": encoded, "systems": {s: systems[s] for s in ordered(systems)},
-        "missing_documents": len(coll.missing_documents), "self_hits": {"queries": len(selves), "dropped": dropped},
+        "missing_documents": len(coll.missing_documents), "self_hits": {"queries": len(selves), "dropped": dropped}, **split,
     }
+
+
+def _by_positives(reg: Registry, coll: Collection, qids: list[str], modules: list[ModuleVersion], runs: dict[str, Run],
+                  shown: dict[str, dict[str, float]], notes: list[str]) -> dict[str, dict | None]:
+    """``by_positives``: the shown systems on the queries whose relevant documents were training positives
+    of the live modules trained on this corpus, and on the others (None, with a note, where that is not known)."""
+    from .positives import score_groups, split_queries, training_positives
+
+    if not modules:
+        notes.append(f"{coll.name}: no live domain module was trained on this corpus; no split by training positives")
+        return {"by_positives": None}
+    positives, unknown = training_positives(reg, modules)
+    if unknown:
+        notes.append(f"{coll.name}: {', '.join(unknown)} carries no replay set (pulled without gate data?); no split by training positives")
+        return {"by_positives": None}
+    groups = split_queries(coll.qrels, qids, positives)
+    return {"by_positives": score_groups(coll.qrels, {name: runs[name] for name in ordered(shown)}, groups)}
 
 
 def _leave_out_repeats(
@@ -319,8 +339,29 @@ def table(result: dict, metric: str = "nDCG@10") -> str:
             m = result["collections"][n]["systems"].get(s)
             cells.append(f"{100 * m[metric]:11.1f}" if m else f"{'-':>11s}")
         lines.append(f"{s:28s}" + "".join(cells) + f"{100 * result['average'][s][metric]:11.1f}")
+    lines += _positives_table(result, metric)
     lines += [f"note: {n}" for n in result["notes"]]
     return "\n".join(lines)
+
+
+def _positives_table(result: dict, metric: str) -> list[str]:
+    """The ``--by-positives`` blocks: each group with its n per collection (no average: the groups differ in size)."""
+    from .positives import LABELS
+
+    split = {n: c["by_positives"] for n, c in result["collections"].items() if c.get("by_positives")}
+    lines: list[str] = []
+    for group, label in LABELS.items():
+        if not split:
+            break
+        names = list(split)
+        header = f"{'system':28s}" + "".join(f"{n[:10]:>11s}" for n in names)
+        counts = f"{'n (queries)':28s}" + "".join(f"{split[n][group]['queries']:11d}" for n in names)
+        lines += ["", f"{metric} x 100, queries whose {label}", header, counts, "-" * len(header)]
+        for s in result["average"]:
+            cells = [split[n][group]["systems"].get(s) for n in names]
+            if any(cells):
+                lines.append(f"{s:28s}" + "".join(f"{100 * m[metric]:11.1f}" if m else f"{'-':>11s}" for m in cells))
+    return lines
 
 
 def plot(result: dict, path: str | Path, metric: str = "nDCG@10") -> Path:

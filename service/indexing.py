@@ -46,14 +46,11 @@ def build_index(reg: Registry, data: str, **options: Any) -> tuple[IndexRecord, 
     """
     req = IndexBuild(**options)
     from ddr.retrieval import index as faiss_index
-    from ddr.retrieval.beir import collection_dirs, corpus_fingerprint, load_corpus
+    from ddr.retrieval.beir import corpus_fingerprint
     from ddr.retrieval.bm25 import LexicalIndex
 
-    dirs = collection_dirs(data)
-    if len(dirs) != 1:
-        raise UsageError(f"{data} holds {len(dirs)} collections; index one collection folder at a time")
-    corpus = load_corpus(dirs[0])  # fails on bad data before anything is encoded or written
-    name = req.name or index_name_for(dirs[0])
+    folder, corpus = read_corpus(data)  # fails on bad data before anything is encoded or written
+    name = req.name or index_name_for(folder)
     fp = corpus_fingerprint(corpus)
     state = live.resolve(reg)
     encoder = live.load_encoder(reg, state, backbone=req.backbone, dtype=req.dtype, with_domains=False)
@@ -61,7 +58,7 @@ def build_index(reg: Registry, data: str, **options: Any) -> tuple[IndexRecord, 
     texts = [f"{d['title']} {d['text']}".strip() for d in corpus.values()]
     emb, encoded = passage_embeddings(reg, encoder, texts, general_key=state.general_key, corpus=fp, progress=req.progress)
     params = {
-        "type": req.kind, "documents": len(ids), "dim": int(emb.shape[1]), "data": str(dirs[0].resolve()), "dtype": encoder.config.dtype,
+        "type": req.kind, "documents": len(ids), "dim": int(emb.shape[1]), "data": str(folder.resolve()), "dtype": encoder.config.dtype,
         "passage_max_length": encoder.config.passage_max_length, "general_key": state.general_key, "lexical": "bm25s, stemmed",
     }
     with tempfile.TemporaryDirectory(prefix="ddr-index-") as tmp:
@@ -70,6 +67,16 @@ def build_index(reg: Registry, data: str, **options: Any) -> tuple[IndexRecord, 
         spec = IndexSpec(name, encoder.backbone.spec.__dict__, fp, state.general_version, params, encoder.backbone.source)
         record = reg.register_index(spec, folder)
     return record, encoded
+
+
+def read_corpus(data: str) -> tuple[Path, dict[str, dict[str, str]]]:
+    """The one collection folder ``data`` names and its corpus, read and checked as the loader checks it."""
+    from ddr.retrieval.beir import collection_dirs, load_corpus
+
+    dirs = collection_dirs(data)
+    if len(dirs) != 1:
+        raise UsageError(f"{data} holds {len(dirs)} collections; index one collection folder at a time")
+    return dirs[0], load_corpus(dirs[0])
 
 
 def index_name_for(folder: Path) -> str:

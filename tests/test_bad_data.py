@@ -1,4 +1,6 @@
-"""Bad data files, tried systematically through the real CLI (checks in ``badinput``: one line, home unchanged).
+"""Bad data files: every case against the reader each command uses, and one case per command through the
+real CLI (checks in ``badinput``: one line, home unchanged). tests/test_add_domain_io.py shows that
+add-domain reads its data before it loads a model or fetches a file.
 
 The accepted inputs (CRLF, LF/CRLF mixed within a file, a valid 10 MB document) must succeed instead.
 """
@@ -75,15 +77,58 @@ DATA_CASES = [
 ]
 
 
+def _reader(command: str, folder: Path):
+    """What ``command`` reads its data with, before it loads a model or touches the registry."""
+    from ddr.service.domain_data import read_folder
+    from ddr.service.evaluation import read_collections
+    from ddr.service.indexing import read_corpus
+
+    return {
+        "evaluate": lambda: read_collections(str(folder), "test", (), strict=False),
+        "evaluate-strict": lambda: read_collections(str(folder), "test", (), strict=True),
+        "index-build": lambda: read_corpus(str(folder)),
+        "add-domain": lambda: read_folder("alpha", str(folder)),
+    }[command]
+
+
 @pytest.mark.parametrize(
     "case, breaker, fragments, command",
     [pytest.param(c, b, fr, cmd, id=f"{c}-{cmd}") for c, b, fr, cmds in DATA_CASES for cmd in cmds],
 )
-def test_bad_data(tmp_path, home, tiny_path, case, breaker, fragments, command):
+def test_readers_refuse_bad_data_in_one_line(tmp_path, case, breaker, fragments, command):
+    """Every case against the reader each command uses (the commands read their data first: see below)."""
+    from ddr.errors import DdrError
+
     folder = make_domain(tmp_path / "data", "alpha", 0)
     breaker(folder)
-    args = commands(tiny_path, folder)[command]
-    fails_unchanged(home, args, *(f.format(split=SPLIT.get(command, "")) for f in fragments))
+    with pytest.raises(DdrError) as info:
+        _reader(command, folder)()
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 600, message
+    for fragment in fragments:
+        assert fragment.format(split=SPLIT.get(command, "")) in message, (fragment, message)
+
+
+# Through the real CLI, one case per command: exit 1, one ``Error:`` line, the home unchanged (badinput).
+CLI_CASES = [
+    ("evaluate", "malformed-jsonl-queries"),
+    ("evaluate-strict", "qrels-unknown-document"),
+    ("index-build", "truncated-gzip-corpus"),
+    ("add-domain", "qrels-unknown-query"),
+    ("add-domain", "data-directory-does-not-exist"),
+]
+
+
+@pytest.mark.parametrize("command, case", CLI_CASES, ids=[f"{c}-{k}" for c, k in CLI_CASES])
+def test_commands_refuse_bad_data_in_one_line(tmp_path, home, tiny_path, command, case):
+    _, breaker, fragments, _ = next(c for c in DATA_CASES if c[0] == case)
+    folder = make_domain(tmp_path / "data", "alpha", 0)
+    breaker(folder)
+    fails_unchanged(home, commands(tiny_path, folder)[command], *(f.format(split=SPLIT.get(command, "")) for f in fragments))
+
+
+def test_every_command_has_a_cli_case():
+    assert {c for c, _ in CLI_CASES} == {cmd for *_, cmds in DATA_CASES for cmd in cmds}
 
 
 def _to_crlf(folder: Path) -> None:

@@ -149,3 +149,33 @@ def test_both_rooms_name_the_same_files():
     from ddr.registry import layout
 
     assert layout.CORE_FILES == (checks.WEIGHTS_FILE, checks.CONFIG_FILE)
+
+
+def _layout_section() -> dict[str, str]:
+    """docs/design.md's "Code layout" bullets: folder -> its text."""
+    text = (ROOT / "docs" / "design.md").read_text()
+    section = text.split("## Code layout", 1)[1].split("\n## ", 1)[0]
+    bullets = {}
+    for chunk in section.split("\n- ")[1:]:
+        folder = chunk.split("`", 2)[1]
+        bullets[folder.rstrip("/")] = chunk
+    return bullets
+
+
+def test_design_doc_layout_names_every_room_and_only_files_that_exist():
+    bullets = _layout_section()
+    assert set(ROOMS) | {"benchmarks"} <= set(bullets), sorted(set(ROOMS) - set(bullets))
+    import re
+
+    missing = []
+    for folder, chunk in bullets.items():
+        base = ROOT / folder
+        if folder not in ROOMS and folder != "benchmarks":
+            continue
+        for name in re.findall(r"`([\w/]+\.py)`", chunk):
+            if not ((base / name).is_file() or (ROOT / name).is_file()):
+                missing.append(f"{folder}/: {name}")
+        for sub in re.findall(r"`(\w+)/`", chunk):
+            if sub != folder and sub not in ROOMS and not (base / sub).is_dir():
+                missing.append(f"{folder}/: {sub}/")
+    assert missing == []
