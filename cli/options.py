@@ -33,9 +33,10 @@ def config_options(cls: type):
     def decorate(f):
         for fld in reversed(options_of(cls)):
             meta = fld.metadata["option"]
-            kind = {"int": int, "float": float}[fld.type if isinstance(fld.type, str) else fld.type.__name__]
-            bounded = meta["low"] is not None or meta["high"] is not None
-            if bounded:
+            kind = {"int": int, "float": float, "str": str}[fld.type if isinstance(fld.type, str) else fld.type.__name__]
+            if meta.get("choices"):
+                kind = click.Choice(meta["choices"])
+            elif meta["low"] is not None or meta["high"] is not None:
                 kind = (click.IntRange if kind is int else click.FloatRange)(meta["low"], meta["high"])
             flag = meta["flag"] or "--" + fld.name.replace("_", "-")
             f = click.option(flag, fld.name, type=kind, default=fld.default, show_default=True, help=meta["help"])(f)

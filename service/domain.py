@@ -136,7 +136,7 @@ def run_domain(reg: Registry, req: DomainRequest) -> GateReport:
         candidate = _with_domains(current, list(modules.domain_modules.values()), router)
         weight, _ = routing.fit_lexical_weight(candidate, new)
         routing.with_lexical_weights(router, current.router, {new.name: weight})
-        scores = _score(current, candidate, new, earlier, old)
+        scores = _score(current, candidate, new, earlier, old) + _crossfit_row(new.name, result)
         report = GateReport(scores, gate.judge(scores, threshold=req.threshold, rule=req.gate_rule), passages_encoded=new.encoded + sum(d.encoded for d in earlier))
         stored = _stored_files(current, candidate, new, state.general_key)
         report.module, rv = _register(reg, state, req, Candidate(new, result, router, scores, old, stored, current.backbone.source))
@@ -185,16 +185,30 @@ def _check_prefix_length(current: DDREncoder, req: DomainRequest, old: ModuleVer
 def _train(current: DDREncoder, state: live.ActiveState, new: DomainData, old: ModuleVersion | None, req: DomainRequest) -> TrainResult:
     """The new module, trained on the query side only (a new version continues from the live weights)."""
     from ddr.modules import DDREncoder, PrefixModule
-    from ddr.trainer.domain import lexical_view, train_domain
+    from ddr.trainer.domain import fit_domain, lexical_view, pseudo_queries
 
-    if old is not None:  # and keeps its prefix length
-        module = PrefixModule.load_state(current.domain_modules[req.name])
-    else:
-        module = PrefixModule.create(current.backbone, "domain", req.name, req.config.prefix_length, seed=req.config.seed, base=state.general is not None)
-    trainer_enc = DDREncoder(current.backbone, current.general, [module], config=current.config)
-    req.say(f"training domain {req.name!r}: {len(new.train)} queries, held-out {len(new.heldout)}")
+    def make() -> tuple[DDREncoder, PrefixModule]:
+        if old is not None:  # and keeps its prefix length
+            module = PrefixModule.load_state(current.domain_modules[req.name])
+        else:
+            module = PrefixModule.create(current.backbone, "domain", req.name, req.config.prefix_length, seed=req.config.seed, base=state.general is not None)
+        return DDREncoder(current.backbone, current.general, [module], config=current.config), module
+
+    req.say(f"training domain {req.name!r}: {len(new.train)} queries, held-out {len(new.heldout)}; epochs chosen by {req.config.selection}")
     lexical = lexical_view(new.texts, new.doc_ids, new.train, new.heldout) if req.config.lexical_weight > 0 else None
-    return train_domain(trainer_enc, module, new.passages, new.doc_ids, new.train, new.heldout, req.config, echo=req.echo, lexical=lexical)
+    pseudo = pseudo_queries(new.texts, new.doc_ids, new.train, req.config) if req.config.keep_weight > 0 else None
+    return fit_domain(make, new.passages, new.doc_ids, new.train, new.heldout, req.config, echo=req.echo, lexical=lexical, pseudo=pseudo)
+
+
+def _crossfit_row(name: str, result: TrainResult) -> list[gate.Score]:
+    """Information only: the module's gain out of fold over the training queries (no choice has seen it)."""
+    cv = result.crossfit
+    if cv is None:
+        return []
+    ids = list(cv.before)
+    before, after = sum(cv.before.values()) / len(ids), sum(cv.after.values()) / len(ids)
+    diffs = tuple(cv.after[q] - cv.before[q] for q in ids)
+    return [gate.Score(f"{name} (cross-fit)", before, after, f"out of fold over the training queries, {cv.epochs} epochs", guarded=False, diffs=diffs)]
 
 
 def _with_domains(current: DDREncoder, domains: list[PrefixModule], router: Router | None = None) -> DDREncoder:
@@ -247,7 +261,8 @@ def _register(reg: Registry, state: live.ActiveState, req: DomainRequest, c: Can
     return publish_domain_and_router(
         reg, c.result.module, c.router, spec, extra_files=c.stored,
         parent=c.old.version if c.old else None, data_fingerprint=c.new.fingerprint, description=req.instruction or None,
-        metrics={"heldout_ndcg@10": after, "general_only_heldout_ndcg@10": general_only, "heldout_curve": c.result.heldout_ndcg, "best_epoch": c.result.best_epoch},
+        metrics={"heldout_ndcg@10": after, "general_only_heldout_ndcg@10": general_only, "heldout_curve": c.result.heldout_ndcg, "best_epoch": c.result.best_epoch,
+                 **({"crossfit_curve": c.result.crossfit.curve, "crossfit_gain": c.result.crossfit.gain} if c.result.crossfit else {})},
         data_paths=(str(Path(req.data).resolve()),), instruction=req.instruction, backbone_source=c.backbone_source,
         train_config={**req.config.to_dict(), "heldout_source": c.new.heldout_source},
     )

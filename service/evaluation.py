@@ -224,7 +224,8 @@ def _collection(
     if lexical is not None:
         _hybrid(runs, lexical, weights, qids, scored)
     _leave_out_repeats(systems, dropped, weights, state, notes)
-    split = _by_positives(reg, coll, qids, [d for d in state.domains if d.data_fingerprint == fp], runs, systems, notes) if req.by_positives else {}
+    live_here = [d for d in state.domains if d.data_fingerprint == fp]
+    split = _by_positives(reg, coll, qids, live_here, {name: runs[name] for name in ordered(systems)}, notes) if req.by_positives else {}
     return {
         "queries": len(qids), "documents": len(doc_ids), "passages_encoded": encoded, "systems": {s: systems[s] for s in ordered(systems)},
         "missing_documents": len(coll.missing_documents), "self_hits": {"queries": len(selves), "dropped": dropped}, **split,
@@ -232,8 +233,8 @@ def _collection(
 
 
 def _by_positives(reg: Registry, coll: Collection, qids: list[str], modules: list[ModuleVersion], runs: dict[str, Run],
-                  shown: dict[str, dict[str, float]], notes: list[str]) -> dict[str, dict | None]:
-    """``by_positives``: the shown systems on the queries whose relevant documents were training positives
+                  notes: list[str]) -> dict[str, dict | None]:
+    """``by_positives``: the systems of ``runs`` (those shown) on the queries whose relevant documents were training positives
     of the live modules trained on this corpus, and on the others (None, with a note, where that is not known)."""
     from .positives import score_groups, split_queries, training_positives
 
@@ -245,7 +246,7 @@ def _by_positives(reg: Registry, coll: Collection, qids: list[str], modules: lis
         notes.append(f"{coll.name}: {', '.join(unknown)} carries no replay set (pulled without gate data?); no split by training positives")
         return {"by_positives": None}
     groups = split_queries(coll.qrels, qids, positives)
-    return {"by_positives": score_groups(coll.qrels, {name: runs[name] for name in ordered(shown)}, groups)}
+    return {"by_positives": score_groups(coll.qrels, runs, groups)}
 
 
 def _leave_out_repeats(

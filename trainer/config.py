@@ -11,11 +11,14 @@ from typing import Any
 
 from ddr.modules.config import DEFAULT_PREFIX_LENGTH, MAX_PREFIX_LENGTH
 
+SELECTIONS = ("heldout", "crossfit")
 
-def option(help: str, *, low: float | None = None, high: float | None = None, flag: str | None = None) -> dict[str, Any]:
+
+def option(help: str, *, low: float | None = None, high: float | None = None, flag: str | None = None,
+           choices: tuple[str, ...] = ()) -> dict[str, Any]:
     """Field metadata that makes a config field a command-line option (the CLI generates it: flag, type,
-    bounds, default and help all come from the field; ``flag`` overrides ``--field-name``)."""
-    return {"option": {"help": help, "low": low, "high": high, "flag": flag}}
+    bounds or choices, default and help all come from the field; ``flag`` overrides ``--field-name``)."""
+    return {"option": {"help": help, "low": low, "high": high, "flag": flag, "choices": choices}}
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,16 @@ class DomainTrainConfig:
     query_max_length: int = 256
     lexical_weight: float = field(default=0.0, metadata=option("> 0: train against the score fused with BM25 at this weight (for hybrid search).",
                                                                low=0, high=1, flag="--train-lexical-weight"))
+    keep_weight: float = field(default=0.0, metadata=option(
+        "> 0: also keep the module's ranking of documents no training query judged close to general-only's "
+        "(KL on pseudo-queries cut from those documents), at this weight.", low=0, high=100))
+    selection: str = field(default="heldout", metadata=option(
+        "How the epoch count is chosen. heldout: early stopping on the held-out queries (which then also judge the module); "
+        "crossfit: out of fold over k folds of the training queries, then one run on all of them, so the held-out queries only judge.",
+        choices=SELECTIONS))
+    folds: int = field(default=3, metadata=option("Folds for --selection crossfit.", low=2, high=20))
+    pseudo_words: int = 12  # words per pseudo-query (a span of a document no training query judged)
+    pseudo_count: int = 2048  # pseudo-queries drawn per training run (cycled through, one batch per step)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,16 +13,16 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from ddr.modules import DDREncoder, PrefixModule
-from ddr.retrieval.scoring import rank, rank_and_score
+from ddr.retrieval.scoring import rank
 
 from .config import DomainTrainConfig
 from .data import QuerySet
-from .losses import multi_positive_info_nce
+from .losses import keep_close, multi_positive_info_nce
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +49,72 @@ def lexical_view(doc_texts: list[str], doc_ids: list[str], train: QuerySet, held
     return Lexical(matrix, index.run(doc_ids, heldout.ids, heldout.texts, 100))
 
 
+class _Keep:
+    """The keep-close term's pseudo-queries, their general-only embeddings (the teacher, computed once)
+    and a cursor that hands out one batch per step."""
+
+    def __init__(self, encoder: DDREncoder, pseudo: list[str], config: DomainTrainConfig) -> None:
+        self.encoder, self.texts, self.config = encoder, pseudo, config
+        with torch.no_grad():
+            self.teacher = encoder.encode_queries(pseudo, route="none").float()
+        self.order = torch.randperm(len(pseudo), generator=torch.Generator().manual_seed(config.seed + 1)).tolist()
+        self.cursor = 0
+
+    def loss(self, weights_row: torch.Tensor, passages: torch.Tensor) -> torch.Tensor:
+        rows = [self.order[(self.cursor + i) % len(self.order)] for i in range(min(self.config.batch_size, len(self.order)))]
+        self.cursor += len(rows)
+        batch = self.encoder.tokenize([self.texts[i] for i in rows], self.config.query_max_length)
+        student = self.encoder.embed(batch["input_ids"], batch["attention_mask"], weights_row.expand(len(rows), -1), with_domains=True)
+        return keep_close(student, self.teacher[rows], passages, self.config.temperature)
+
+
 @dataclass
 class TrainResult:
     module: PrefixModule
     best_epoch: int
-    heldout_ndcg: list[float] = field(default_factory=list)
+    heldout_ndcg: list[float] = field(default_factory=list)  # mean held-out nDCG@10 after each epoch (0: before training)
     losses: list[float] = field(default_factory=list)
+    heldout_per_query: list[dict[str, float]] = field(default_factory=list)  # each query's figure, epoch by epoch
+    crossfit: CrossFit | None = None  # the out-of-fold evidence, when the epoch count was chosen by cross-fitting
+
+
+@dataclass
+class CrossFit:
+    """k-fold evidence over the training queries: each query scored by a module that never trained on it.
+
+    ``curve[e]`` is the mean out-of-fold nDCG@10 after ``e`` epochs (a fold that stopped early keeps its
+    last figures), ``epochs`` the count it chose, ``before`` / ``after`` every training query's figure
+    general-only and out-of-fold at ``epochs``: an estimate of the module's gain that no choice has seen.
+    """
+
+    epochs: int
+    curve: list[float]
+    before: dict[str, float]
+    after: dict[str, float]
+
+    @property
+    def gain(self) -> float:
+        return sum(self.after[q] - self.before[q] for q in self.before) / max(1, len(self.before))
+
+
+def pseudo_queries(doc_texts: list[str], doc_ids: list[str], train: QuerySet, config: DomainTrainConfig) -> list[str]:
+    """Queries made from the corpus where the labels say nothing: ``config.pseudo_count`` spans of
+    ``config.pseudo_words`` words, each from a document no training query judged (the inverse cloze
+    task's queries). Deterministic in ``config.seed``."""
+    import random
+
+    judged = {d for q in train.ids for d in train.qrels[q]}
+    pool = [words for d, t in zip(doc_ids, doc_texts) if d not in judged and len(words := t.split()) >= 4]
+    if not pool:
+        return []
+    rng = random.Random(config.seed)
+    out = []
+    for _ in range(config.pseudo_count):
+        words = pool[rng.randrange(len(pool))]
+        n = min(config.pseudo_words, len(words))
+        start = rng.randrange(len(words) - n + 1)
+        out.append(" ".join(words[start : start + n]))
+    return out
 
 
 def _positives(qs: QuerySet, doc_index: dict[str, int]) -> list[list[int]]:
@@ -71,11 +131,17 @@ def train_domain(
     config: DomainTrainConfig,
     echo: Callable[[str], None] | None = None,
     lexical: Lexical | None = None,
+    pseudo: list[str] | None = None,
+    choose: bool = True,
 ) -> TrainResult:
-    """Train ``module`` (added to ``encoder`` under its name) and return the best epoch's copy.
+    """Train ``module`` (added to ``encoder`` under its name) and return the best epoch's copy (early
+    stopping on ``heldout``), or with ``choose`` False the module after ``config.epochs`` epochs, the
+    held-out queries scored only before training.
 
     With ``config.lexical_weight`` > 0 and ``lexical`` given, the loss is on the BM25-fused score and
-    the held-out figure that picks the epoch is the fused one (hybrid search is what it will serve)."""
+    the held-out figure that picks the epoch is the fused one (hybrid search is what it will serve).
+    With ``config.keep_weight`` > 0 and ``pseudo`` queries (:func:`pseudo_queries`), every step adds
+    a batch of them whose ranking of the corpus is kept close to general-only's."""
     if module.name not in encoder.domain_modules:
         raise ValueError(f"module {module.name!r} must be loaded in the encoder")
     torch.manual_seed(config.seed)
@@ -94,17 +160,20 @@ def train_domain(
     weights_row = encoder.full_weights(torch.tensor([[1.0 if n == module.name else 0.0 for n in encoder.domains]]), 1)
 
     fused = lexical is not None and config.lexical_weight > 0
+    keep = _Keep(encoder, pseudo, config) if config.keep_weight > 0 and pseudo else None
 
     def heldout_score() -> float:
+        """Mean held-out nDCG@10 (dense, or fused when training fused); every query's figure is kept too."""
         from ddr.retrieval.fusion import convex
-        from ddr.retrieval.metrics import evaluate
+        from ddr.retrieval.metrics import per_query
 
-        q = encoder.encode_queries(heldout.texts, route=route)
-        if not fused:
-            return rank_and_score(q, passages, doc_ids, heldout)
-        return evaluate(heldout.qrels, convex(rank(q, passages, doc_ids, heldout.ids), lexical.heldout, config.lexical_weight))["nDCG@10"]
+        run = rank(encoder.encode_queries(heldout.texts, route=route), passages, doc_ids, heldout.ids)
+        scores = per_query(heldout.qrels, convex(run, lexical.heldout, config.lexical_weight) if fused else run)
+        result.heldout_per_query.append(scores)
+        return sum(scores.values()) / max(1, len(scores))
 
-    result = TrainResult(copy.deepcopy(module), 0, [heldout_score()])
+    result = TrainResult(copy.deepcopy(module), 0)
+    result.heldout_ndcg.append(heldout_score())
     best, bad_epochs = result.heldout_ndcg[0], 0
     for epoch in range(1, config.epochs + 1):
         order = [usable[i] for i in torch.randperm(len(usable), generator=gen).tolist()]
@@ -116,11 +185,16 @@ def train_domain(
             # Multi-positive InfoNCE over the whole corpus: every judged passage of the query is a positive.
             lex = lexical.train[rows] if fused else None
             loss = multi_positive_info_nce(q, passages, [positives[i] for i in rows], config.temperature, lex, config.lexical_weight)
+            if keep is not None:
+                loss = loss + config.keep_weight * keep.loss(weights_row, passages)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total += loss.item() * len(rows)
         result.losses.append(total / max(1, len(order)))
+        if not choose:  # a fixed budget: the held-out queries take no part; the last epoch is the module
+            result.module, result.best_epoch = module, epoch
+            continue
         score = heldout_score()
         result.heldout_ndcg.append(score)
         if echo:
@@ -133,6 +207,58 @@ def train_domain(
             bad_epochs += 1
             if bad_epochs >= config.patience:
                 break
+    if not choose:
+        result.module = copy.deepcopy(module)
     for p in result.module.parameters():
         p.requires_grad_(False)
+    return result
+
+
+def _subset(qs: QuerySet, keep: list[str]) -> QuerySet:
+    return QuerySet(keep, [qs.texts[qs.ids.index(q)] for q in keep], {q: qs.qrels[q] for q in keep})
+
+
+def cross_fit(
+    make: Callable[[], tuple[DDREncoder, PrefixModule]], passages: torch.Tensor, doc_ids: list[str], train: QuerySet, config: DomainTrainConfig,
+    pseudo: list[str] | None = None,
+) -> CrossFit:
+    """Choose the epoch count on the training queries alone: ``config.folds`` modules (fresh from
+    ``make``), each trained on the other folds and early-stopped on its own; the count with the best
+    mean out-of-fold nDCG@10 wins (0 when no epoch beats general-only)."""
+    k = min(config.folds, len(train))
+    if k < 2:
+        raise ValueError(f"cross-fitting needs at least 2 training queries, got {len(train)}")
+    folds = [[q for i, q in enumerate(train.ids) if i % k == f] for f in range(k)]
+    traces = []
+    for f, held in enumerate(folds):
+        rest = [q for q in train.ids if q not in set(held)]
+        encoder, module = make()
+        result = train_domain(encoder, module, passages, doc_ids, _subset(train, rest), _subset(train, held), config, pseudo=pseudo)
+        traces.append(result.heldout_per_query)
+    last = max(len(t) for t in traces)
+    per_epoch = [{q: v for t in traces for q, v in t[min(e, len(t) - 1)].items()} for e in range(last)]
+    curve = [sum(s.values()) / max(1, len(s)) for s in per_epoch]
+    epochs = max(range(last), key=lambda e: (curve[e], -e))
+    return CrossFit(epochs, curve, per_epoch[0], per_epoch[epochs])
+
+
+def fit_domain(
+    make: Callable[[], tuple[DDREncoder, PrefixModule]], passages: torch.Tensor, doc_ids: list[str], train: QuerySet, heldout: QuerySet,
+    config: DomainTrainConfig, echo: Callable[[str], None] | None = None, lexical: Lexical | None = None, pseudo: list[str] | None = None,
+) -> TrainResult:
+    """The recipe ``config.selection`` names: ``heldout`` trains once and keeps the best epoch on the held-out
+    queries (which then also judge it); ``crossfit`` chooses the epoch count by :func:`cross_fit` and
+    trains on every training query for that many epochs, so the held-out queries only judge."""
+    if config.selection == "heldout":
+        encoder, module = make()
+        return train_domain(encoder, module, passages, doc_ids, train, heldout, config, echo=echo, lexical=lexical, pseudo=pseudo)
+    if lexical is not None and config.lexical_weight > 0:
+        raise ValueError("cross-fitting scores dense runs; train fused with selection='heldout'")
+    cv = cross_fit(make, passages, doc_ids, train, config, pseudo=pseudo)
+    if echo:
+        echo(f"cross-fit over {config.folds} folds: {cv.epochs} epochs (out-of-fold nDCG@10 {100 * cv.curve[0]:.2f} -> {100 * cv.curve[cv.epochs]:.2f})")
+    encoder, module = make()
+    result = train_domain(encoder, module, passages, doc_ids, train, heldout, replace(config, epochs=cv.epochs), echo=echo, pseudo=pseudo,
+                          choose=False)
+    result.crossfit = cv
     return result

@@ -34,3 +34,11 @@ def multi_positive_info_nce(
     for r, cols in enumerate(positives):
         mask[r, cols] = True
     return (torch.logsumexp(logits, -1) - torch.logsumexp(logits.masked_fill(~mask, float("-inf")), -1)).mean()
+
+
+def keep_close(student: torch.Tensor, teacher: torch.Tensor, passages: torch.Tensor, temperature: float = 0.05) -> torch.Tensor:
+    """KL(teacher || student) between two query embeddings' rankings of the whole corpus (softmax of
+    the scores over ``passages``): 0 when the module ranks the corpus as the teacher (general-only) does."""
+    t = F.log_softmax(teacher @ passages.T / temperature, -1)
+    s = F.log_softmax(student @ passages.T / temperature, -1)
+    return F.kl_div(s, t, log_target=True, reduction="batchmean")
