@@ -10,7 +10,7 @@ candidate can still be inspected or activated by hand; ``force`` activates it re
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +131,8 @@ def run_domain(reg: Registry, req: DomainRequest) -> GateReport:
         earlier = [domain_data.from_version(reg, current, mv, general_key=state.general_key, progress=req.progress) for mv in state.domains if mv.name != req.name]
         new = domain_data.encode(reg, current, queries, general_key=state.general_key, progress=req.progress)
         result = _train(current, state, new, old, req)
+        if result.crossfit is not None:
+            new = replace(new, oof_gain={q: result.crossfit.after[q] - result.crossfit.before[q] for q in new.train.ids})
         modules = _with_domains(current, [*(current.domain_modules[d.name] for d in earlier), result.module])
         router = routing.fit(current, modules, [*earlier, new], kind=req.router)
         candidate = _with_domains(current, list(modules.domain_modules.values()), router)

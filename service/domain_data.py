@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # torch stays off the CLI's start-up path
     from ddr.trainer.data import QuerySet
 
 POOL_PER_QUERY = 100
+OOF_KEY = "train_oof_gain"  # replay-set key: the module's out-of-fold gain per training query (trained with --selection crossfit)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class DomainData:
     heldout_source: str = ""
     source: str = "corpus"  # "corpus" or "gate data"
     texts: list[str] | None = None  # the passages' texts, for a corpus read from disk
+    oof_gain: dict[str, float] | None = None  # the module's nDCG@10 gain on each training query, out of fold (cross-fitting)
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,25 @@ def from_version(reg: Registry, encoder: DDREncoder, mv: ModuleVersion, *, gener
             path = Path(tmp) / GATE_TENSORS
             path.write_bytes(stored[GATE_TENSORS])
             passages = torch.from_numpy(read_tensors(path, "gate data")["passages"].copy())
-        return DomainData(mv.name, list(gate["doc_ids"]), passages, queries.train, queries.heldout, 0, mv.data_fingerprint, queries.heldout_source, "gate data")
-    corpus = _recorded_corpus(mv, stale=gate is not None)
-    return encode(reg, encoder, replace(queries, corpus=corpus), general_key=general_key, progress=progress)
+        data = DomainData(mv.name, list(gate["doc_ids"]), passages, queries.train, queries.heldout, 0, mv.data_fingerprint, queries.heldout_source, "gate data")
+    else:
+        corpus = _recorded_corpus(mv, stale=gate is not None)
+        data = encode(reg, encoder, replace(queries, corpus=corpus), general_key=general_key, progress=progress)
+    return replace(data, oof_gain=_oof_gain(mv, replay, queries.train))
+
+
+def _oof_gain(mv: ModuleVersion, replay: dict, train: QuerySet) -> dict[str, float] | None:
+    """The replay set's out-of-fold gains, checked: one finite figure in [-1, 1] per training query."""
+    import math
+
+    gains = replay.get(OOF_KEY)
+    if gains is None:
+        return None
+    ok = isinstance(gains, dict) and set(gains) == set(train.ids) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and -1 <= v <= 1 for v in gains.values())
+    if not ok:
+        raise UsageError(f"{mv.ref}: its replay set's {OOF_KEY} is not one gain in [-1, 1] per training query; run update-domain {mv.name} --data DIR")
+    return {q: float(v) for q, v in gains.items()}
 
 
 def _recorded_corpus(mv: ModuleVersion, *, stale: bool) -> dict[str, dict[str, str]]:
@@ -180,6 +198,8 @@ def stored_files(d: DomainData, pool: list[int], general_key: str) -> dict[str, 
     from safetensors.numpy import save
 
     replay = {"train": d.train.to_dict(), "heldout": d.heldout.to_dict(), "heldout_source": d.heldout_source}
+    if d.oof_gain is not None:
+        replay[OOF_KEY] = d.oof_gain
     gate = {"doc_ids": [d.doc_ids[i] for i in pool], "general_key": general_key, "corpus_fingerprint": d.fingerprint, "per_query": POOL_PER_QUERY}
     passages = d.passages[pool].float().contiguous().numpy()
     return {

@@ -40,7 +40,9 @@ def representations(encoder: DDREncoder, texts: list[str]) -> torch.Tensor:
 
 def utility(modules: DDREncoder, sets: list[DomainData]) -> torch.Tensor:
     """(all training queries, modules): each module's nDCG@10 gain over the general prefix on each query,
-    against the query's own domain's passages. ``modules`` is an encoder holding the domain modules."""
+    against the query's own domain's passages. ``modules`` is an encoder holding the domain modules.
+    A module's gain on its own training queries is the out-of-fold one where the domain has it (a module
+    scores its training queries better than any query it will serve, which made the router route too often)."""
     from ddr.retrieval.scoring import per_query_ndcg
 
     def scores(d: DomainData, route: str) -> torch.Tensor:
@@ -50,7 +52,13 @@ def utility(modules: DDREncoder, sets: list[DomainData]) -> torch.Tensor:
     rows = []
     for d in sets:
         base = scores(d, "none")
-        rows.append(torch.stack([scores(d, f"prior:{m}") - base for m in modules.domains], dim=1))
+        columns = []
+        for m in modules.domains:
+            if m == d.name and d.oof_gain is not None:  # its own training queries: out of fold, not what it memorised
+                columns.append(torch.tensor([d.oof_gain[q] for q in d.train.ids]))
+            else:
+                columns.append(scores(d, f"prior:{m}") - base)
+        rows.append(torch.stack(columns, dim=1))
     return torch.cat(rows)
 
 

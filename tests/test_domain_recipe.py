@@ -3,6 +3,9 @@ from documents no training query judged, a KL that keeps their ranking near gene
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -101,3 +104,40 @@ def test_crossfit_chooses_on_training_queries_alone(tiny_backbone):
     for a, b in zip(one.module.state_dict().values(), two.module.state_dict().values()):
         assert torch.equal(a, b)
     assert len(one.heldout_ndcg) == 1  # the held-out queries are scored once, before training, never during it
+
+
+def test_crossfit_gains_travel_with_the_version_and_feed_the_router(reg, tmp_path, tiny_path):
+    """add-domain --selection crossfit stores each training query's out-of-fold gain in the replay set;
+    the router's utility for the module on its own training queries is that gain, not the in-sample one."""
+    from beirdata import make_domain
+
+    from ddr.modules import Router
+    from ddr.service import domain as training
+    from ddr.service import domain_data
+
+    cfg = DomainTrainConfig(prefix_length=4, epochs=3, patience=2, batch_size=8, lr=5e-2, selection="crossfit", folds=2)
+    report = training.add_domain(reg, "alpha", data=str(make_domain(tmp_path, "alpha", 0)), config=cfg, backbone=tiny_path, progress=False,
+                                 force=True)
+    assert any(s.name == "alpha (cross-fit)" and s.n == 12 for s in report.scores)  # 15 training queries less 3 held out
+    replay = domain_data.read_replay(reg, report.module)
+    gains = replay[domain_data.OOF_KEY]
+    assert sorted(gains) == sorted(replay["train"]["ids"])
+    rv = reg.router_version("router@production")
+    with tempfile.TemporaryDirectory() as tmp:
+        router = Router.load(reg.blobs.materialize(rv.files, Path(tmp) / "r", rv.ref))
+    assert router.gains[:, 0].tolist() == pytest.approx([gains[q] for q in replay["train"]["ids"]])
+
+
+def test_a_replay_set_with_bad_oof_gains_is_refused_in_one_line(reg, tmp_path):
+    from types import SimpleNamespace
+
+    from ddr.errors import UsageError
+    from ddr.service.domain_data import OOF_KEY, _oof_gain
+
+    train = QuerySet(["q1", "q2"], ["a", "b"], {"q1": {"d": 1}, "q2": {"d": 1}})
+    mv = SimpleNamespace(ref="domain/x@1", name="x")
+    assert _oof_gain(mv, {}, train) is None
+    assert _oof_gain(mv, {OOF_KEY: {"q1": 0.5, "q2": -0.25}}, train) == {"q1": 0.5, "q2": -0.25}
+    for bad in ({"q1": 0.5}, {"q1": 0.5, "q2": float("nan")}, {"q1": 2.0, "q2": 0.0}, {"q1": True, "q2": 0.0}, [0.1, 0.2]):
+        with pytest.raises(UsageError, match="one gain in"):
+            _oof_gain(mv, {OOF_KEY: bad}, train)
