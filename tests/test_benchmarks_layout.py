@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from importgraph import imports_of
 
 from benchmarks.common import ORDER
 
@@ -57,18 +58,7 @@ def _family(name: str) -> str:
 
 def _imports(name: str, path: Path) -> set[str]:
     """Every module name ``path`` imports (anywhere in it), relative imports resolved."""
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
-            out.add(base)
-            out |= {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in FILES}
-    return out
+    return imports_of(name, path, FILES)
 
 
 def _order_copies(text: str) -> list[int]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from importgraph import imports_of
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOMS = {  # folder -> import name (pyproject maps them under ddr.)
@@ -30,20 +31,7 @@ MODULES = _modules()
 
 def _imports(name: str, path: Path, *, module_level: bool) -> set[str]:
     """ddr modules ``name`` imports (module level only: what runs at import time; TYPE_CHECKING blocks excluded)."""
-    tree = ast.parse(path.read_text())
-    nodes = tree.body if module_level else list(ast.walk(tree))
-    out: set[str] = set()
-    for node in nodes:
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
-            subs = {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES}
-            out |= subs if len(subs) == len(node.names) else {base} | subs
-    return out
+    return imports_of(name, path, MODULES, module_level=module_level)
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
