@@ -141,3 +141,18 @@ def test_a_replay_set_with_bad_oof_gains_is_refused_in_one_line(reg, tmp_path):
     for bad in ({"q1": 0.5}, {"q1": 0.5, "q2": float("nan")}, {"q1": 2.0, "q2": 0.0}, {"q1": True, "q2": 0.0}, [0.1, 0.2]):
         with pytest.raises(UsageError, match="one gain in"):
             _oof_gain(mv, {OOF_KEY: bad}, train)
+
+
+def test_folds_by_documents_keep_queries_that_share_a_document_together():
+    from ddr.trainer.domain import split_folds
+
+    qrels = {"a": {"d1": 1}, "b": {"d1": 1, "d2": 1}, "c": {"d2": 1}, "d": {"d3": 1}, "e": {"d4": 1}, "f": {"d5": 1}}
+    train = QuerySet(list(qrels), list(qrels), qrels)
+    by_query = split_folds(train, 2, by="queries")
+    assert by_query == [["a", "c", "e"], ["b", "d", "f"]]  # a and b share d1 across folds
+    by_doc = split_folds(train, 2, by="documents")
+    assert sorted(q for f in by_doc for q in f) == sorted(qrels)
+    for fold in by_doc:  # no out-of-fold query's document is a positive of the other folds
+        rest = {d for other in by_doc if other is not fold for q in other for d in qrels[q]}
+        assert all(not set(qrels[q]) & rest for q in fold)
+    assert sorted(len(f) for f in by_doc) == [3, 3]

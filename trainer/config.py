@@ -12,6 +12,7 @@ from typing import Any
 from ddr.modules.config import DEFAULT_PREFIX_LENGTH, MAX_PREFIX_LENGTH
 
 SELECTIONS = ("heldout", "crossfit")
+FOLD_BY = ("queries", "documents")
 
 
 def option(help: str, *, low: float | None = None, high: float | None = None, flag: str | None = None,
@@ -51,6 +52,9 @@ class DomainTrainConfig:
         "crossfit: out of fold over k folds of the training queries, then one run on all of them, so the held-out queries only judge.",
         choices=SELECTIONS))
     folds: int = field(default=3, metadata=option("Folds for --selection crossfit.", low=2, high=20))
+    fold_by: str = field(default="queries", metadata=option(
+        "How --selection crossfit splits the training queries: queries (round-robin), or documents (queries that share a judged "
+        "document stay together, so the out-of-fold figure is about documents the module never trained on).", choices=FOLD_BY))
     pseudo_words: int = 12  # words per pseudo-query (a span of a document no training query judged)
     pseudo_count: int = 2048  # pseudo-queries drawn per training run (cycled through, one batch per step)
 

@@ -218,6 +218,38 @@ def _subset(qs: QuerySet, keep: list[str]) -> QuerySet:
     return QuerySet(keep, [qs.texts[qs.ids.index(q)] for q in keep], {q: qs.qrels[q] for q in keep})
 
 
+def split_folds(train: QuerySet, k: int, *, by: str = "queries") -> list[list[str]]:
+    """``k`` folds of the training queries: round-robin by query (``queries``), or (``documents``) whole
+    groups of queries that share a judged document, so no out-of-fold query has a relevant document
+    that was a training positive of its fold's module (the case of every new document a corpus gains).
+    Groups go, largest first, to the fold with the fewest queries."""
+    if by == "queries":
+        return [[q for i, q in enumerate(train.ids) if i % k == f] for f in range(k)]
+    parent = {q: q for q in train.ids}
+
+    def root(q: str) -> str:
+        while parent[q] != q:
+            parent[q] = parent[parent[q]]
+            q = parent[q]
+        return q
+
+    first: dict[str, str] = {}
+    for q in train.ids:
+        for d in train.qrels[q]:
+            if d in first:
+                parent[root(q)] = root(first[d])
+            else:
+                first[d] = q
+    groups: dict[str, list[str]] = {}
+    for q in train.ids:
+        groups.setdefault(root(q), []).append(q)
+    folds: list[list[str]] = [[] for _ in range(k)]
+    for group in sorted(groups.values(), key=lambda g: (-len(g), g[0])):
+        min(folds, key=len).extend(group)
+    order = {q: i for i, q in enumerate(train.ids)}
+    return [sorted(f, key=order.__getitem__) for f in folds]
+
+
 def cross_fit(
     make: Callable[[], tuple[DDREncoder, PrefixModule]], passages: torch.Tensor, doc_ids: list[str], train: QuerySet, config: DomainTrainConfig,
     pseudo: list[str] | None = None,
@@ -228,7 +260,7 @@ def cross_fit(
     k = min(config.folds, len(train))
     if k < 2:
         raise ValueError(f"cross-fitting needs at least 2 training queries, got {len(train)}")
-    folds = [[q for i, q in enumerate(train.ids) if i % k == f] for f in range(k)]
+    folds = split_folds(train, k, by=config.fold_by)
     traces = []
     for f, held in enumerate(folds):
         rest = [q for q in train.ids if q not in set(held)]

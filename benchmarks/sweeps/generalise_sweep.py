@@ -26,6 +26,7 @@ VARIANTS = {  # explicit, so a rerun after a default changes means the same thin
     "keep 3.0": {"epochs": 30, "patience": 5, "keep_weight": 3.0},
     "crossfit 3 folds": {"epochs": 30, "patience": 5, "selection": "crossfit", "folds": 3},
     "crossfit 3 folds, keep 1.0": {"epochs": 30, "patience": 5, "selection": "crossfit", "folds": 3, "keep_weight": 1.0},
+    "crossfit 3 folds by documents": {"epochs": 30, "patience": 5, "selection": "crossfit", "folds": 3, "fold_by": "documents"},
 }
 
 
