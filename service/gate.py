@@ -199,11 +199,12 @@ def activate(reg: Registry, ref: str, verdict: Verdict, *, force: bool, action: 
 def table(scores: Sequence[Score], *, subject: str, caption: str) -> list[str]:
     """The rows as printed under every gated command (held-out nDCG@10 x 100): n, before, after, delta
     and its 90% interval where the row has per-query data."""
-    lines = [f"{subject:14s} {'n':>4s} {'before':>8s} {'after':>8s} {'delta':>8s} {'90% interval':>16s}  ({caption})"]
+    width = max([14, *(len(s.name) for s in scores)])
+    lines = [f"{subject:{width}s} {'n':>4s} {'before':>8s} {'after':>8s} {'delta':>8s} {'90% interval':>16s}  ({caption})"]
     for s in scores:
         before = "-" if s.before is None else f"{100 * s.before:.2f}"
         ci = s.interval(0.9) if s.before is not None else None
         interval = f"[{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "-"
         n = str(s.n) if s.n else "-"
-        lines.append(f"{s.name:14s} {n:>4s} {before:>8s} {100 * s.after:8.2f} {s.delta:+8.2f} {interval:>16s}  {s.note}".rstrip())
+        lines.append(f"{s.name:{width}s} {n:>4s} {before:>8s} {100 * s.after:8.2f} {s.delta:+8.2f} {interval:>16s}  {s.note}".rstrip())
     return lines

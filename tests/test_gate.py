@@ -91,3 +91,11 @@ def test_pooled_rule_sees_small_drops_spread_over_many_domains():
 
 def test_rules_fall_back_to_the_mean_without_per_query_data():
     assert not judge([Score("old", 0.60, 0.59)], rule="bound").passed
+
+
+def test_table_columns_stay_aligned_under_a_long_name():
+    rows = [gate_compare("alpha", [0.8, 0.9], [0.85, 0.95], "note"), gate_compare("alpha (cross-fit)", [0.5, 0.5, 0.5], [0.6, 0.6, 0.7], "oof")]
+    lines = table(rows, subject="domain", caption="c")
+    width = len("alpha (cross-fit)")
+    assert [line[:width].rstrip() for line in lines] == ["domain", "alpha", "alpha (cross-fit)"]
+    assert [line[width:].split()[:2] for line in lines] == [["n", "before"], ["2", "85.00"], ["3", "50.00"]]
