@@ -215,7 +215,8 @@ def train_domain(
 
 
 def _subset(qs: QuerySet, keep: list[str]) -> QuerySet:
-    return QuerySet(keep, [qs.texts[qs.ids.index(q)] for q in keep], {q: qs.qrels[q] for q in keep})
+    text = dict(zip(qs.ids, qs.texts))
+    return QuerySet(keep, [text[q] for q in keep], {q: qs.qrels[q] for q in keep})
 
 
 def split_folds(train: QuerySet, k: int, *, by: str = "queries") -> list[list[str]]:
@@ -263,7 +264,8 @@ def cross_fit(
     folds = split_folds(train, k, by=config.fold_by)
     traces = []
     for f, held in enumerate(folds):
-        rest = [q for q in train.ids if q not in set(held)]
+        out = set(held)
+        rest = [q for q in train.ids if q not in out]
         encoder, module = make()
         result = train_domain(encoder, module, passages, doc_ids, _subset(train, rest), _subset(train, held), config, pseudo=pseudo)
         traces.append(result.heldout_per_query)
